@@ -1,0 +1,5 @@
+"""Allow `python -m iterdeploy`."""
+
+from iterdeploy.cli import main
+
+raise SystemExit(main())

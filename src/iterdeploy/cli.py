@@ -1,0 +1,63 @@
+"""The `iterdeploy` command line: thin typer commands over library functions.
+
+Each command loads its inputs, calls one library function and prints a summary. Only this
+module catches `IterdeployError`: it prints `Error: ...` on stderr and exits 2 for usage,
+config and parse errors, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from iterdeploy.errors import IterdeployError
+
+app = typer.Typer(
+    name="iterdeploy",
+    help="Run, measure and govern iterative deployment of LLM planners.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tasks_app = typer.Typer(help="Build and inspect task pools.", no_args_is_help=True)
+model_app = typer.Typer(help="Build and inspect the embedded default model.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(model_app, name="model")
+
+
+@app.command()
+def version() -> None:
+    """Print the installed iterdeploy version."""
+    from iterdeploy import __version__
+
+    typer.echo(__version__)
+
+
+# ---- validate (iterdeploy.pddl) ------------------------------------------------------------
+
+# ---- tasks (iterdeploy.domains) ------------------------------------------------------------
+
+# ---- model (iterdeploy.embedded, iterdeploy.generation, iterdeploy.training) ---------------
+
+# ---- run / resume (iterdeploy.loop) --------------------------------------------------------
+
+# ---- report / audit / lineage / promote / rollback / theory (iterdeploy.analysis) ----------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI on `argv` (default: sys.argv[1:]) and return the exit code."""
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="iterdeploy")
+    except IterdeployError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        return 1
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument, ...
+        exc.show(file=sys.stderr)
+        return 2
+    return result if isinstance(result, int) else 0

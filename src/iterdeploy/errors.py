@@ -1,0 +1,60 @@
+"""The project's exception types: one base and five kinds.
+
+Only `cli.py` catches the base class. An invalid plan or unparsable model output is a
+`Verdict`, never an exception.
+"""
+
+from __future__ import annotations
+
+
+class IterdeployError(Exception):
+    """Base class of every error iterdeploy raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(IterdeployError):
+    """A bad configuration or usage: names the key, the value and what is allowed."""
+
+    exit_code = 2
+
+
+class PDDLParseError(IterdeployError):
+    """Malformed PDDL, located by file, line and column."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        filename: str = "<string>",
+        line: int = 0,
+        column: int = 0,
+        token: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.filename = filename
+        self.line = line
+        self.column = column
+        self.token = token
+        self.expected = expected
+        where = f"{filename}:{line}:{column}"
+        parts = [f"{where}: {message}"]
+        if expected is not None:
+            parts.append(f"expected {expected}")
+        if token is not None:
+            parts.append(f"got {token!r}")
+        super().__init__(", ".join(parts))
+
+
+class BackendError(IterdeployError):
+    """A generation backend failed after its retries (server down, timeouts, 5xx)."""
+
+
+class StoreError(IterdeployError):
+    """The run store is missing, corrupt, or does not match the requested run."""
+
+
+class TrainingError(IterdeployError):
+    """Fine-tuning failed or produced an unusable model (e.g. an empty adapter)."""
