@@ -1,0 +1,85 @@
+"""A byte-level BPE tokenizer trained locally with `tokenizers`, shaped like Qwen3's.
+
+Pre-tokenization splits only at whitespace and parentheses, so a PDDL name such as `pick-up`
+or `truck1` can become one token. The chat template mirrors Qwen3-Thinking: the generation
+prompt ends in `<think>\\n`, so the model's output has no opening tag and closes with `</think>`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+PAD = "<|endoftext|>"
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"  # ends every assistant turn: the stop (eos) token
+SPECIAL_TOKENS = [PAD, IM_START, IM_END, "<think>", "</think>"]
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n<think>\n' }}{% endif %}"
+)
+
+# A word with its leading space, a run of other whitespace, or one parenthesis.
+_PRETOKEN = Regex(r" ?[^\s()]+|\s+|[()]")
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """Return a byte-level BPE tokenizer with `vocab_size` entries trained on `texts`."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(_PRETOKEN, behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token=IM_END,
+        pad_token=PAD,
+        additional_special_tokens=[IM_START, "<think>", "</think>"],
+        padding_side="left",
+        clean_up_tokenization_spaces=False,
+    )
+    wrapped.chat_template = CHAT_TEMPLATE
+    return wrapped
+
+
+def seed_corpus(seed: int = 0, lines: int = 4000) -> list[str]:
+    """Return PDDL-flavoured lines (actions, atoms, keywords) for a tokenizer without real data.
+
+    Enough for a random-init test model: it covers the action language of the classic domains
+    and the trace format, not any particular task.
+    """
+    rng = random.Random(seed)
+    actions = {
+        "pick-up": 1, "put-down": 1, "stack": 2, "unstack": 2, "pick": 3, "drop": 3,
+        "move": 2, "load-truck": 3, "unload-truck": 3, "drive-truck": 4, "fly-airplane": 3,
+        "navigate": 3, "sample_soil": 3, "take_image": 5, "push-to-goal": 7, "board": 2,
+    }  # fmt: skip
+    keywords = (
+        "user assistant define domain problem :objects :init :goal and not on clear ontable holding"
+    )
+    objects = [
+        f"{p}{i}" for p in ("b", "ball", "room", "truck", "pos-", "rover", "c") for i in range(10)
+    ]
+    objects += list("abcdefghij")
+    out = [keywords, "(:requirements :strips :typing)", "</think>"]
+    for _ in range(lines):
+        name, arity = rng.choice(list(actions.items()))
+        args = " ".join(rng.choice(objects) for _ in range(arity))
+        out.append(f"({name} {args})")
+    return out
