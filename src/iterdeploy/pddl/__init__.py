@@ -1,0 +1,8 @@
+"""PDDL core (standard library only): parser, writer and the plan validator.
+
+Import from the modules: `pddl.parser` (parse_domain, parse_problem, load_domain,
+load_problem), `pddl.validate` (prepare, validate_plan, Checker, Verdict, Reason),
+`pddl.plan` (plan files) and `pddl.writer` (PDDL text).
+"""
+
+__all__ = ["model", "parser", "plan", "sexpr", "validate", "writer"]

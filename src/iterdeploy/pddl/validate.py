@@ -1,0 +1,524 @@
+"""Sequential plan validation: the reward function of the loop.
+
+`prepare(domain, problem)` checks the task once and returns a `Checker`. The checker grounds
+actions lazily, caching each plan line it has seen, so validating many plans of one task costs
+a dictionary look-up and three set operations per step. Semantics follow VAL: a step is
+applicable when its positive preconditions hold and its negated ones do not; its effect
+deletes, then adds; the goal is checked after the last step. Any plan text gives a `Verdict`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from enum import Enum
+
+from iterdeploy.errors import PDDLParseError
+from iterdeploy.pddl.model import OBJECT, TOTAL_COST, Action, Atom, Domain, Literal, Problem
+from iterdeploy.pddl.plan import format_step, parse_step, plan_lines
+
+logger = logging.getLogger(__name__)
+
+_CACHE_LIMIT = 200_000  # ground-action cache entries per checker before it is reset
+
+
+class Reason(str, Enum):
+    """Why a plan is invalid (`ok` when it is valid)."""
+
+    OK = "ok"
+    UNPARSABLE = "unparsable"
+    UNKNOWN_ACTION = "unknown-action"
+    WRONG_ARITY = "wrong-arity"
+    UNKNOWN_OBJECT = "unknown-object"
+    TYPE_MISMATCH = "type-mismatch"
+    UNSATISFIED_PRECONDITION = "unsatisfied-precondition"
+    GOAL_NOT_REACHED = "goal-not-reached"
+    EMPTY_PLAN = "empty-plan"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The result of validating one plan.
+
+    `step` is the 0-based index of the failing step (None when no single step is at fault),
+    `unsatisfied` the failed precondition or goal literals, `length` the number of steps in
+    the plan, `cost` its total cost under `(:metric minimize (total-cost))`, else its length.
+    For an invalid plan `cost` covers the steps applied before the failure.
+    """
+
+    valid: bool
+    reason: Reason
+    step: int | None = None
+    detail: str = ""
+    unsatisfied: tuple[str, ...] = ()
+    length: int = 0
+    cost: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the verdict as a JSON-ready dict (the reason as its string value)."""
+        out = asdict(self)
+        out["reason"] = self.reason.value
+        out["unsatisfied"] = list(self.unsatisfied)
+        return out
+
+
+class _Ground:
+    """A ground action: precondition and effect atoms as strings, ready for set operations."""
+
+    __slots__ = ("text", "pre_pos", "pre_neg", "static_fail", "add", "delete", "cost")
+
+    def __init__(self, text, pre_pos, pre_neg, static_fail, add, delete, cost) -> None:
+        self.text = text
+        self.pre_pos: frozenset[str] = pre_pos
+        self.pre_neg: frozenset[str] = pre_neg
+        self.static_fail: tuple[str, ...] = static_fail  # failed (in)equalities
+        self.add: frozenset[str] = add
+        self.delete: frozenset[str] = delete
+        self.cost: float | None = cost  # None: its cost fluent is undefined in :init
+
+
+class _Bad:
+    """A plan line that names no applicable-in-principle ground action."""
+
+    __slots__ = ("reason", "detail")
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+
+
+class _Schema:
+    """An action schema compiled to format strings over its parameter indices."""
+
+    __slots__ = ("action", "types", "pos", "neg", "eq", "add", "delete", "cost")
+
+    def __init__(self, action: Action, types: list[tuple[str, ...]], compile_atom) -> None:
+        self.action = action
+        self.types = types
+        self.pos = [
+            compile_atom(lit.atom)
+            for lit in action.precondition
+            if lit.positive and lit.atom.predicate != "="
+        ]
+        self.neg = [
+            compile_atom(lit.atom)
+            for lit in action.precondition
+            if not lit.positive and lit.atom.predicate != "="
+        ]
+        self.eq = [
+            (compile_atom(lit.atom), lit.positive)
+            for lit in action.precondition
+            if lit.atom.predicate == "="
+        ]
+        self.add = [compile_atom(atom) for atom in action.add]
+        self.delete = [compile_atom(atom) for atom in action.delete]
+        self.cost = compile_atom(action.cost.fluent) if action.cost and action.cost.fluent else None
+
+
+def prepare(domain: Domain, problem: Problem) -> Checker:
+    """Return a `Checker` for one task; raise `PDDLParseError` if problem and domain disagree."""
+    return Checker(domain, problem)
+
+
+def validate_plan(domain: Domain, problem: Problem, plan: str | Sequence[str]) -> Verdict:
+    """Return the verdict of `plan` (plan-file text or a list of steps) on one task."""
+    return prepare(domain, problem).validate(plan)
+
+
+class Checker:
+    """A prepared task: validates plans and exposes the transition system for random walks."""
+
+    def __init__(self, domain: Domain, problem: Problem) -> None:
+        self.domain = domain
+        self.problem = problem
+        self._ancestors = _ancestry(domain)
+        self._objects = self._object_table()
+        self._schemas = {a.name: self._compile(a) for a in domain.actions}
+        self._numeric = {str(atom): value for atom, value in problem.numeric_init}
+        self._uses_cost = problem.metric == TOTAL_COST
+        if problem.metric is not None and problem.metric != TOTAL_COST:
+            raise self._problem_error(
+                f"metric ({problem.metric}) is not supported", "(:metric minimize (total-cost))"
+            )
+        self._arity = {p.name: len(p.parameters) for p in domain.predicates}
+        for atom in problem.init:
+            self._check_fact(atom, "init")
+        self._init = frozenset(str(atom) for atom in problem.init)
+        for lit in problem.goal:
+            if lit.atom.predicate != "=":
+                self._check_fact(lit.atom, "goal")
+        goal = problem.goal
+        self._goal_pos = frozenset(str(g.atom) for g in goal if g.positive and not _eq(g))
+        self._goal_neg = frozenset(str(g.atom) for g in goal if not g.positive and not _eq(g))
+        self._goal_static = tuple(
+            str(g) for g in goal if _eq(g) and (g.atom.args[0] == g.atom.args[1]) != g.positive
+        )
+        self._cache: dict[str, _Ground | _Bad] = {}
+        self._parts: dict[str, tuple[str, tuple[str, ...]]] = {}
+        if problem.domain_name != domain.name:
+            logger.warning(
+                "problem %s names domain %r but the domain is %r",
+                problem.filename,
+                problem.domain_name,
+                domain.name,
+            )
+
+    # ---- the contract ----------------------------------------------------------------------
+
+    def initial_state(self) -> frozenset[str]:
+        """Return the initial state as a frozenset of ground atoms such as `(on a b)`."""
+        return self._init
+
+    def is_goal(self, state: frozenset[str] | set[str]) -> bool:
+        """Return whether `state` satisfies the goal."""
+        return (
+            not self._goal_static and self._goal_pos <= state and self._goal_neg.isdisjoint(state)
+        )
+
+    def apply(self, state: frozenset[str], action: str) -> frozenset[str]:
+        """Return the successor of `state` under `action` (applicability is NOT checked)."""
+        ground = self._ground(action)
+        if isinstance(ground, _Bad):
+            raise ValueError(f"cannot apply {action!r}: {ground.detail}")
+        return (state - ground.delete) | ground.add
+
+    def applicable(self, state: frozenset[str] | set[str]) -> list[str]:
+        """Return the ground actions applicable in `state`, sorted, as `(name arg ...)` text."""
+        index: dict[str, list[tuple[str, ...]]] = {}
+        for atom in state:
+            pred, args = self._split(atom)
+            index.setdefault(pred, []).append(args)
+        out = []
+        for name, schema in self._schemas.items():
+            for args in self._bindings(schema, index):
+                ground = self._ground(format_step(name, args))
+                if isinstance(ground, _Ground) and self._holds(ground, state):
+                    out.append(ground.text)
+        out.sort()
+        return out
+
+    def validate(
+        self, plan: str | Sequence[str], log: Callable[[str], None] | None = None
+    ) -> Verdict:
+        """Return the verdict of `plan`: plan-file text, or a sequence of step strings.
+
+        With `log`, each state change is reported VAL-style, one line per call.
+        """
+        lines = plan_lines(plan) if isinstance(plan, str) else [str(s).strip() for s in plan]
+        length = len(lines)
+        state = set(self._init)
+        cost = 0.0
+        for index, line in enumerate(lines):
+            ground = self._cache.get(line)
+            if ground is None:
+                ground = self._ground(line)
+            if ground.__class__ is _Bad:
+                return Verdict(
+                    False, ground.reason, index, f"step {index}: {ground.detail}", (), length, cost
+                )
+            if not (ground.pre_pos <= state and ground.pre_neg.isdisjoint(state)) or (
+                ground.static_fail or ground.cost is None
+            ):
+                return self._inapplicable(ground, state, index, length, cost, log)
+            if log is not None:
+                _log_step(log, index, ground, state)
+            state -= ground.delete
+            state |= ground.add
+            cost += ground.cost
+        if not self._uses_cost:
+            cost = float(length)
+        if self.is_goal(state):
+            if log is not None:
+                log(f"Plan valid: {length} steps, cost {cost:g}")
+            return Verdict(True, Reason.OK, None, "", (), length, cost)
+        missing = self._goal_failures(state)
+        reason = Reason.EMPTY_PLAN if length == 0 else Reason.GOAL_NOT_REACHED
+        detail = ("the plan is empty and " if length == 0 else "after the last step ") + (
+            "the goal does not hold: " + " ".join(missing)
+        )
+        if log is not None:
+            log(f"Plan invalid: {detail}")
+        return Verdict(False, reason, None, detail, missing, length, cost)
+
+    # ---- validation helpers ------------------------------------------------------------------
+
+    def _inapplicable(self, ground, state, index, length, cost, log) -> Verdict:
+        if ground.cost is None:
+            detail = f"step {index} {ground.text}: its cost fluent is undefined in :init"
+            return Verdict(False, Reason.UNSATISFIED_PRECONDITION, index, detail, (), length, cost)
+        missing = tuple(
+            sorted(ground.pre_pos - state)
+            + [f"(not {atom})" for atom in sorted(ground.pre_neg & state)]
+            + list(ground.static_fail)
+        )
+        detail = f"step {index} {ground.text}: precondition not satisfied: " + " ".join(missing)
+        if log is not None:
+            log(f"Plan invalid: {detail}")
+        return Verdict(False, Reason.UNSATISFIED_PRECONDITION, index, detail, missing, length, cost)
+
+    def _goal_failures(self, state: set[str]) -> tuple[str, ...]:
+        return tuple(
+            sorted(self._goal_pos - state)
+            + [f"(not {atom})" for atom in sorted(self._goal_neg & state)]
+            + list(self._goal_static)
+        )
+
+    @staticmethod
+    def _holds(ground: _Ground, state: frozenset[str] | set[str]) -> bool:
+        return (
+            not ground.static_fail and ground.pre_pos <= state and ground.pre_neg.isdisjoint(state)
+        )
+
+    # ---- grounding ---------------------------------------------------------------------------
+
+    def _ground(self, line: str) -> _Ground | _Bad:
+        """Return the ground action written on `line` (cached), or why it names none."""
+        cached = self._cache.get(line)
+        if cached is not None:
+            return cached
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        result = self._resolve(line)
+        self._cache[line] = result
+        return result
+
+    def _resolve(self, line: str) -> _Ground | _Bad:
+        parsed = parse_step(line)
+        if parsed is None:
+            shown = line if len(line) <= 80 else line[:77] + "..."
+            return _Bad(Reason.UNPARSABLE, f"{shown!r} is not a step of the form (action arg ...)")
+        name, args = parsed
+        text = format_step(name, args)
+        schema = self._schemas.get(name)
+        if schema is None:
+            hint = difflib.get_close_matches(name, list(self._schemas), n=1)
+            known = f"did you mean {hint[0]!r}?" if hint else "known: " + ", ".join(self._schemas)
+            return _Bad(Reason.UNKNOWN_ACTION, f"{text}: unknown action {name!r}; {known}")
+        params = schema.action.parameters
+        if len(args) != len(params):
+            signature = format_step(name, [p.name for p in params])
+            return _Bad(
+                Reason.WRONG_ARITY,
+                f"{text}: {name} takes {len(params)} arguments {signature}, got {len(args)}",
+            )
+        for position, (arg, param, allowed) in enumerate(
+            zip(args, params, schema.types, strict=True)
+        ):
+            ancestors = self._objects.get(arg)
+            if ancestors is None:
+                return _Bad(
+                    Reason.UNKNOWN_OBJECT,
+                    f"{text}: argument {position + 1} {arg!r} "
+                    "is not an object of the problem or a constant of the domain",
+                )
+            if ancestors.isdisjoint(allowed):
+                return _Bad(
+                    Reason.TYPE_MISMATCH,
+                    f"{text}: argument {position + 1} {arg!r} is "
+                    f"not of type {' or '.join(allowed)} required by {param.name}",
+                )
+        return self._instantiate(schema, text, args)
+
+    def _instantiate(self, schema: _Schema, text: str, args: tuple[str, ...]) -> _Ground:
+        static_fail = []
+        for fmt, positive in schema.eq:
+            left, right = self._split(fmt.format(*args))[1]
+            if (left == right) != positive:
+                static_fail.append(
+                    f"(= {left} {right})" if positive else f"(not (= {left} {right}))"
+                )
+        cost: float | None = 1.0
+        if schema.action.cost is not None:
+            if schema.cost is None:
+                cost = schema.action.cost.value or 0.0
+            else:
+                cost = self._numeric.get(schema.cost.format(*args))
+        return _Ground(
+            text,
+            frozenset(fmt.format(*args) for fmt in schema.pos),
+            frozenset(fmt.format(*args) for fmt in schema.neg),
+            tuple(static_fail),
+            frozenset(fmt.format(*args) for fmt in schema.add),
+            frozenset(fmt.format(*args) for fmt in schema.delete),
+            cost if self._uses_cost or cost is None else 1.0,
+        )
+
+    def _bindings(
+        self, schema: _Schema, index: dict[str, list[tuple[str, ...]]]
+    ) -> Iterable[tuple[str, ...]]:
+        """Yield argument tuples that satisfy the positive preconditions, joining on the state."""
+        params = schema.action.parameters
+        pattern = [
+            (lit.atom.predicate, [_param_slot(params, arg) for arg in lit.atom.args])
+            for lit in schema.action.precondition
+            if lit.positive and lit.atom.predicate != "="
+        ]
+        binding: list[str | None] = [None] * len(params)
+        yield from self._join(pattern, 0, binding, index, schema)
+
+    def _join(self, pattern, depth, binding, index, schema) -> Iterable[tuple[str, ...]]:
+        if depth == len(pattern):
+            yield from self._fill(binding, 0, schema)
+            return
+        pred, slots = pattern[depth]
+        for args in index.get(pred, ()):
+            undo = []
+            ok = True
+            for slot, value in zip(slots, args, strict=False):
+                if isinstance(slot, str):  # a constant
+                    ok = slot == value
+                elif binding[slot] is None:
+                    binding[slot] = value
+                    undo.append(slot)
+                else:
+                    ok = binding[slot] == value
+                if not ok:
+                    break
+            if ok:
+                yield from self._join(pattern, depth + 1, binding, index, schema)
+            for slot in undo:
+                binding[slot] = None
+
+    def _fill(self, binding, position, schema) -> Iterable[tuple[str, ...]]:
+        """Yield complete argument tuples, enumerating typed objects for unbound parameters."""
+        if position == len(binding):
+            yield tuple(binding)
+            return
+        if binding[position] is not None:
+            yield from self._fill(binding, position + 1, schema)
+            return
+        allowed = schema.types[position]
+        for name in sorted(self._objects):
+            if not self._objects[name].isdisjoint(allowed):
+                binding[position] = name
+                yield from self._fill(binding, position + 1, schema)
+        binding[position] = None
+
+    def _split(self, atom: str) -> tuple[str, tuple[str, ...]]:
+        parts = self._parts.get(atom)
+        if parts is None:
+            words = atom[1:-1].split()
+            parts = self._parts[atom] = (words[0], tuple(words[1:]))
+        return parts
+
+    # ---- preparation -------------------------------------------------------------------------
+
+    def _object_table(self) -> dict[str, frozenset[str]]:
+        """Return each object and constant with the set of its types and their ancestors."""
+        table: dict[str, frozenset[str]] = {}
+        declared: dict[str, tuple[str, ...]] = {}
+        for item, where in [(c, "domain") for c in self.domain.constants] + [
+            (o, "problem") for o in self.problem.objects
+        ]:
+            for type_name in item.types:
+                if type_name not in self._ancestors:
+                    raise self._error(
+                        where,
+                        f"object {item.name!r} has undeclared type {type_name!r}",
+                        "a type from the domain's :types",
+                    )
+            if item.name in declared and declared[item.name] != item.types:
+                raise self._problem_error(
+                    f"object {item.name!r} is declared with two types",
+                    f"one type, as in the domain's constants: {' '.join(declared[item.name])}",
+                )
+            declared[item.name] = item.types
+            table[item.name] = frozenset().union(*(self._ancestors[t] for t in item.types))
+        return table
+
+    def _compile(self, action: Action) -> _Schema:
+        names = {p.name: i for i, p in enumerate(action.parameters)}
+        for param in action.parameters:
+            for type_name in param.types:
+                if type_name not in self._ancestors:
+                    raise self._error(
+                        "domain",
+                        f"parameter {param.name} of action "
+                        f"{action.name!r} has undeclared type {type_name!r}",
+                        "a type from :types",
+                    )
+
+        def compile_atom(atom: Atom) -> str:
+            parts = [atom.predicate]
+            for arg in atom.args:
+                if arg in names:
+                    parts.append(f"{{{names[arg]}}}")
+                elif arg in self._objects:
+                    parts.append(arg.replace("{", "{{").replace("}", "}}"))
+                else:
+                    raise self._error(
+                        "domain",
+                        f"action {action.name!r} uses {arg!r}, which is "
+                        "neither a parameter nor a constant",
+                        "a declared constant",
+                    )
+            return "(" + " ".join(parts) + ")"
+
+        types = [param.types for param in action.parameters]
+        return _Schema(action, types, compile_atom)
+
+    def _check_fact(self, atom: Atom, where: str) -> None:
+        arity = self._arity.get(atom.predicate)
+        if arity is None:
+            raise self._problem_error(
+                f"{where} atom {atom} uses undeclared predicate {atom.predicate!r}",
+                "a predicate of the domain",
+            )
+        if arity != len(atom.args):
+            raise self._problem_error(
+                f"{where} atom {atom} has {len(atom.args)} arguments", f"{arity} arguments"
+            )
+        for arg in atom.args:
+            if arg not in self._objects:
+                raise self._problem_error(
+                    f"{where} atom {atom} uses undeclared object {arg!r}",
+                    "an object from :objects or a domain constant",
+                )
+
+    def _problem_error(self, message: str, expected: str) -> PDDLParseError:
+        return self._error("problem", message, expected)
+
+    def _error(self, where: str, message: str, expected: str) -> PDDLParseError:
+        filename = self.problem.filename if where == "problem" else self.domain.filename
+        return PDDLParseError(message, filename=filename, expected=expected)
+
+
+def _eq(literal: Literal) -> bool:
+    return literal.atom.predicate == "="
+
+
+def _param_slot(params, arg: str) -> int | str:
+    for position, param in enumerate(params):
+        if param.name == arg:
+            return position
+    return arg
+
+
+def _ancestry(domain: Domain) -> dict[str, frozenset[str]]:
+    """Return each type mapped to itself and all its ancestors (always including object)."""
+    parents = {t.name: t.types for t in domain.types}
+    out = {OBJECT: frozenset([OBJECT])}
+    for name in parents:
+        seen, todo = {name, OBJECT}, [name]
+        while todo:
+            for parent in parents.get(todo.pop(), ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        out[name] = frozenset(seen)
+    for name in parents.values():
+        for parent in name:
+            out.setdefault(parent, frozenset([parent, OBJECT]))
+    return out
+
+
+def _log_step(log: Callable[[str], None], index: int, ground: _Ground, state: set[str]) -> None:
+    log(f"Checking step {index}: {ground.text}")
+    for atom in sorted(ground.delete - ground.add):
+        if atom in state:
+            log(f"    Deleting {atom}")
+    for atom in sorted(ground.add):
+        if atom not in state or atom in ground.delete:
+            log(f"    Adding {atom}")

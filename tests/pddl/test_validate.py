@@ -1,0 +1,91 @@
+"""The validator: one hand-made plan per verdict reason, costs, and the transition system."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from iterdeploy.pddl.validate import Checker, Reason, Verdict
+
+TOWER_SOLUTION = ["(unstack b3 b2)", "(putdown b3)", "(unstack b2 b1)", "(putdown b2)"]
+
+
+def test_validate_accepts_reference_solution(blocks_checker: Checker) -> None:
+    verdict = blocks_checker.validate("\n".join(TOWER_SOLUTION) + "\n; cost = 4 (unit cost)\n")
+    assert verdict == Verdict(True, Reason.OK, None, "", (), 4, 4.0)
+
+
+@pytest.mark.parametrize(
+    ("plan", "reason", "step", "unsatisfied"),
+    [
+        (["(unstack b3 b2)", "put b3 down"], Reason.UNPARSABLE, 1, ()),
+        (["(unstack b3 b2)", "(put-down b3)"], Reason.UNKNOWN_ACTION, 1, ()),
+        (["(unstack b3)"], Reason.WRONG_ARITY, 0, ()),
+        (["(unstack b3 b9)"], Reason.UNKNOWN_OBJECT, 0, ()),
+        (["(unstack b2 b1)"], Reason.UNSATISFIED_PRECONDITION, 0, ("(clear b2)",)),
+        (TOWER_SOLUTION[:2], Reason.GOAL_NOT_REACHED, None, ("(clear b1)", "(on-table b2)")),
+        (
+            [],
+            Reason.EMPTY_PLAN,
+            None,
+            ("(clear b1)", "(clear b2)", "(on-table b2)", "(on-table b3)"),
+        ),
+    ],
+)
+def test_validate_reports_each_reason(
+    blocks_checker: Checker, plan, reason: Reason, step: int | None, unsatisfied: tuple
+) -> None:
+    verdict = blocks_checker.validate(plan)
+    assert not verdict.valid
+    assert verdict.reason is reason
+    assert verdict.step == step
+    assert verdict.unsatisfied == unsatisfied
+    assert verdict.length == len(plan)
+    assert verdict.detail
+
+
+def test_validate_reports_type_mismatch(typed_checker: Checker) -> None:
+    verdict = typed_checker.validate(["(drive p1 b a)"])  # p1 is a plane, drive needs a truck
+    assert (verdict.reason, verdict.step) == (Reason.TYPE_MISMATCH, 0)
+    assert "'p1'" in verdict.detail and "truck" in verdict.detail
+
+
+def test_validate_sums_action_costs_with_fluents(typed_checker: Checker) -> None:
+    plan = ["(load c1 t1 a)", "(drive t1 a depot)", "(unload-at-depot c1 t1)"]
+    verdict = typed_checker.validate(plan)
+    assert verdict.valid
+    assert (verdict.length, verdict.cost) == (3, 6.0)
+
+
+def test_validate_checks_inequality_and_negative_preconditions(typed_checker: Checker) -> None:
+    same_place = typed_checker.validate(["(drive t1 a a)"])
+    assert same_place.reason is Reason.UNSATISFIED_PRECONDITION
+    assert same_place.unsatisfied == ("(not (= a a))",)
+    assert not typed_checker.validate(["(load c2 p1 b)", "(drive p1 b a)"]).valid
+
+
+def test_applicable_is_sorted_and_consistent_with_validate(blocks_checker: Checker) -> None:
+    rng = random.Random(7)
+    state, plan = blocks_checker.initial_state(), []
+    for _ in range(25):
+        actions = blocks_checker.applicable(state)
+        assert actions == sorted(actions)
+        for action in actions:  # every listed action passes the validator from this state
+            assert blocks_checker.validate([*plan, action]).reason in (
+                Reason.OK,
+                Reason.GOAL_NOT_REACHED,
+            )
+        plan.append(rng.choice(actions))
+        state = blocks_checker.apply(state, plan[-1])
+    assert blocks_checker.validate(plan).valid == blocks_checker.is_goal(state)
+
+
+def test_applicable_uses_supertypes_and_constants(typed_checker: Checker) -> None:
+    state = typed_checker.initial_state()
+    assert typed_checker.applicable(state) == [
+        "(drive t1 a b)",
+        "(drive t1 a depot)",
+        "(load c1 t1 a)",
+        "(load c2 p1 b)",
+    ]
