@@ -48,6 +48,22 @@ def version() -> None:
 
 # ---- report / audit / lineage / promote / rollback / theory (iterdeploy.analysis) ----------
 
+from typing import Annotated  # noqa: E402  (kept in this section: it is the only user)
+
+
+@app.command()
+def theory(
+    seed: Annotated[int, typer.Option(help="Seed of the toy policies and the samples.")] = 0,
+    samples: Annotated[int, typer.Option(help="Monte Carlo draws per estimate.")] = 200_000,
+    lm: Annotated[bool, typer.Option(help="Also check on a tiny random Qwen3 model.")] = True,
+) -> int:
+    """Check numerically that SFT on valid traces is REINFORCE (propositions 1 and 2)."""
+    from iterdeploy.analysis.theory import format_checks, run_checks
+
+    checks = run_checks(seed=seed, samples=samples, lm=lm)
+    typer.echo(format_checks(checks))
+    return 0 if all(c.passed for c in checks) else 1
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on `argv` (default: sys.argv[1:]) and return the exit code."""
