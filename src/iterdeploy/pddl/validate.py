@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
 
 from iterdeploy.errors import PDDLParseError
 from iterdeploy.pddl.model import OBJECT, TOTAL_COST, Action, Atom, Domain, Literal, Problem
 from iterdeploy.pddl.plan import format_step, parse_step, plan_lines
+from iterdeploy.pddl.successors import Successors
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ class Checker:
         )
         self._cache: dict[str, _Ground | _Bad] = {}
         self._parts: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._successors: Successors | None = None  # built on the first applicable() call
         if problem.domain_name != domain.name:
             logger.warning(
                 "problem %s names domain %r but the domain is %r",
@@ -186,16 +188,15 @@ class Checker:
 
     def applicable(self, state: frozenset[str] | set[str]) -> list[str]:
         """Return the ground actions applicable in `state`, sorted, as `(name arg ...)` text."""
-        index: dict[str, list[tuple[str, ...]]] = {}
-        for atom in state:
-            pred, args = self._split(atom)
-            index.setdefault(pred, []).append(args)
+        if self._successors is None:
+            self._successors = Successors(
+                self.domain, self._objects, (self._split(atom) for atom in self._init)
+            )
         out = []
-        for name, schema in self._schemas.items():
-            for args in self._bindings(schema, index):
-                ground = self._ground(format_step(name, args))
-                if isinstance(ground, _Ground) and self._holds(ground, state):
-                    out.append(ground.text)
+        for name, args in self._successors.candidates(self._split(atom) for atom in state):
+            ground = self._ground(format_step(name, args))
+            if isinstance(ground, _Ground) and self._holds(ground, state):
+                out.append(ground.text)
         out.sort()
         return out
 
@@ -345,57 +346,6 @@ class Checker:
             cost if self._uses_cost or cost is None else 1.0,
         )
 
-    def _bindings(
-        self, schema: _Schema, index: dict[str, list[tuple[str, ...]]]
-    ) -> Iterable[tuple[str, ...]]:
-        """Yield argument tuples that satisfy the positive preconditions, joining on the state."""
-        params = schema.action.parameters
-        pattern = [
-            (lit.atom.predicate, [_param_slot(params, arg) for arg in lit.atom.args])
-            for lit in schema.action.precondition
-            if lit.positive and lit.atom.predicate != "="
-        ]
-        binding: list[str | None] = [None] * len(params)
-        yield from self._join(pattern, 0, binding, index, schema)
-
-    def _join(self, pattern, depth, binding, index, schema) -> Iterable[tuple[str, ...]]:
-        if depth == len(pattern):
-            yield from self._fill(binding, 0, schema)
-            return
-        pred, slots = pattern[depth]
-        for args in index.get(pred, ()):
-            undo = []
-            ok = True
-            for slot, value in zip(slots, args, strict=False):
-                if isinstance(slot, str):  # a constant
-                    ok = slot == value
-                elif binding[slot] is None:
-                    binding[slot] = value
-                    undo.append(slot)
-                else:
-                    ok = binding[slot] == value
-                if not ok:
-                    break
-            if ok:
-                yield from self._join(pattern, depth + 1, binding, index, schema)
-            for slot in undo:
-                binding[slot] = None
-
-    def _fill(self, binding, position, schema) -> Iterable[tuple[str, ...]]:
-        """Yield complete argument tuples, enumerating typed objects for unbound parameters."""
-        if position == len(binding):
-            yield tuple(binding)
-            return
-        if binding[position] is not None:
-            yield from self._fill(binding, position + 1, schema)
-            return
-        allowed = schema.types[position]
-        for name in sorted(self._objects):
-            if not self._objects[name].isdisjoint(allowed):
-                binding[position] = name
-                yield from self._fill(binding, position + 1, schema)
-        binding[position] = None
-
     def _split(self, atom: str) -> tuple[str, tuple[str, ...]]:
         parts = self._parts.get(atom)
         if parts is None:
@@ -487,13 +437,6 @@ class Checker:
 
 def _eq(literal: Literal) -> bool:
     return literal.atom.predicate == "="
-
-
-def _param_slot(params, arg: str) -> int | str:
-    for position, param in enumerate(params):
-        if param.name == arg:
-            return position
-    return arg
 
 
 def _ancestry(domain: Domain) -> dict[str, frozenset[str]]:
