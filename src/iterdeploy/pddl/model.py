@@ -62,7 +62,7 @@ class CostTerm:
     fluent: Atom | None = None
 
     def __str__(self) -> str:
-        return str(self.fluent) if self.fluent is not None else _number(self.value or 0.0)
+        return str(self.fluent) if self.fluent is not None else format_number(self.value or 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,6 @@ class Problem:
     filename: str = field(default="<problem>", compare=False)
 
 
-def _number(value: float) -> str:
-    """Return `value` without a trailing `.0` when it is integral."""
+def format_number(value: float) -> str:
+    """Return `value` as PDDL text, without a trailing `.0` when it is integral."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))

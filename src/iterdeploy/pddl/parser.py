@@ -202,8 +202,13 @@ def _check_unique(src: Source, node: SList, names: list[str], what: str) -> None
 # ---- typed lists and declarations ------------------------------------------------------------
 
 
-def _typed_list(src: Source, node: SList, start: int, what: str) -> list[TypedName]:
-    """Return `a b - t c - (either u v) d` as typed names (untyped ones are `object`)."""
+def _typed_list(
+    src: Source, node: SList, start: int, what: str, unique: bool = True
+) -> list[TypedName]:
+    """Return `a b - t c - (either u v) d` as typed names (untyped ones are `object`).
+
+    `unique=False` is for predicate declarations: logistics00 declares `(in ?obj ?obj)`.
+    """
     out: list[TypedName] = []
     pending: list[str] = []
     index = start
@@ -231,7 +236,8 @@ def _typed_list(src: Source, node: SList, start: int, what: str) -> list[TypedNa
         pending.append(item)
         index += 1
     out.extend(TypedName(name) for name in pending)
-    _check_unique(src, node, [t.name for t in out], what)
+    if unique:
+        _check_unique(src, node, [t.name for t in out], what)
     return out
 
 
@@ -258,7 +264,7 @@ def _declarations(src: Source, node: SList, what: str) -> list[Predicate]:
             raise src.error(
                 f"bad {what} declaration", node.offset(index), _show(item), f"({what} ?x - type)"
             )
-        params = tuple(_typed_list(src, item, 1, "parameter"))
+        params = tuple(_typed_list(src, item, 1, "parameter", unique=False))
         out.append(Predicate(item[0], params))
         index += 1
     _check_unique(src, node, [p.name for p in out], what)
