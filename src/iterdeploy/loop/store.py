@@ -1,0 +1,248 @@
+"""The run store: one SQLite database (WAL) per run folder, the source of truth of a run.
+
+The schema is the one SQL string below; docs/loop.md explains each table. Stages write their
+outputs and their done-marker (a `stages` row) in one transaction through `Store.transaction`,
+so a run killed at any point holds only whole stages and whole deployment chunks. Only the
+orchestrator writes here; analysis reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from iterdeploy.errors import StoreError
+
+SCHEMA_VERSION = "1"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run INTEGER PRIMARY KEY,            -- 0-based repetition index
+    seed INTEGER NOT NULL,              -- the run's own seed, derived from loop.seed
+    started_at TEXT NOT NULL,
+    finished_at TEXT                    -- NULL until every generation is done
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY,
+    domain TEXT NOT NULL,
+    split TEXT NOT NULL CHECK (split IN ('pool', 'heldout')),
+    difficulty TEXT NOT NULL,
+    params TEXT NOT NULL,               -- JSON: generator parameters
+    problem TEXT NOT NULL,              -- PDDL problem text
+    reference_plan TEXT NOT NULL,       -- JSON list of steps (planner's plan)
+    reference_length INTEGER,
+    digest TEXT NOT NULL,               -- the task's own content digest
+    prompt TEXT NOT NULL,
+    prompt_digest TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS generations (
+    run INTEGER NOT NULL,
+    generation INTEGER NOT NULL,        -- 0 = the base model
+    sampling TEXT NOT NULL,             -- JSON SamplingParams of the pool deployment
+    heldout_samples INTEGER NOT NULL,
+    validator TEXT NOT NULL,            -- name of the plan validator
+    validator_version TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    PRIMARY KEY (run, generation)
+);
+CREATE TABLE IF NOT EXISTS stages (     -- done-markers, written with the stage's outputs
+    run INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    stage TEXT NOT NULL,                -- deploy | evaluate | curate | train
+    chunk INTEGER NOT NULL DEFAULT 0,   -- deploy chunk index; 0 for the other stages
+    done_at TEXT NOT NULL,
+    PRIMARY KEY (run, generation, stage, chunk)
+);
+CREATE TABLE IF NOT EXISTS traces (
+    run INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    task_id TEXT NOT NULL REFERENCES tasks (task_id),
+    sample INTEGER NOT NULL,
+    seed INTEGER NOT NULL,              -- the task's seed; the backend derives sample j from it
+    prompt_digest TEXT NOT NULL,
+    text TEXT NOT NULL,                 -- the full model output
+    reasoning_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    truncated INTEGER NOT NULL,         -- 1 when cut off at the token limit
+    plan TEXT NOT NULL,                 -- JSON list of extracted steps
+    plan_length INTEGER NOT NULL,
+    extraction TEXT,                    -- the extraction rule that found the plan, or its error
+    valid INTEGER NOT NULL,
+    reason TEXT NOT NULL,               -- iterdeploy.pddl Reason value
+    step INTEGER,                       -- 0-based failing step
+    detail TEXT NOT NULL,
+    unsatisfied TEXT NOT NULL,          -- JSON list of atoms
+    checks TEXT NOT NULL,               -- JSON {check name: passed} (counter-rewards)
+    gen_seconds REAL NOT NULL,
+    val_seconds REAL NOT NULL,
+    PRIMARY KEY (run, generation, task_id, sample)
+);
+CREATE TABLE IF NOT EXISTS datasets (   -- the curated set model `generation` is trained on
+    run INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    policy TEXT NOT NULL,
+    params TEXT NOT NULL,               -- JSON policy parameters
+    require TEXT NOT NULL,              -- JSON list of required checks
+    digest TEXT NOT NULL,               -- sha256 of the JSONL file
+    size INTEGER NOT NULL,
+    path TEXT NOT NULL,                 -- relative to the run folder
+    PRIMARY KEY (run, generation)
+);
+CREATE TABLE IF NOT EXISTS dataset_examples (  -- lineage: which trace each example came from
+    run INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    task_id TEXT NOT NULL,
+    source_generation INTEGER NOT NULL,
+    sample INTEGER NOT NULL,
+    PRIMARY KEY (run, generation, position)
+);
+CREATE TABLE IF NOT EXISTS models (
+    run INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    base TEXT NOT NULL,                 -- base model path or hub id (always the original base)
+    kind TEXT NOT NULL,                 -- base | lora | full
+    adapter_path TEXT,                  -- relative to the run folder; NULL for the base model
+    adapter_digest TEXT,
+    dataset_digest TEXT,
+    train_config TEXT NOT NULL,         -- JSON TrainConfig ({} for the base model)
+    losses TEXT NOT NULL,               -- JSON list of training losses
+    eval_losses TEXT NOT NULL,          -- JSON list of validation losses
+    wall_seconds REAL NOT NULL,
+    PRIMARY KEY (run, generation)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    run INTEGER,
+    generation INTEGER,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL                -- JSON
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    generation INTEGER NOT NULL,        -- the generation now deployed
+    action TEXT NOT NULL,               -- deploy (by the loop) | promote | rollback
+    reason TEXT NOT NULL
+);
+"""
+
+# Columns that describe the work itself; timings and timestamps vary between machines and runs.
+DIGEST_QUERIES = {
+    "tasks": "SELECT task_id, split, digest, prompt_digest FROM tasks ORDER BY task_id",
+    "traces": (
+        "SELECT run, generation, task_id, sample, seed, prompt_digest, text, reasoning_tokens,"
+        " output_tokens, truncated, plan, valid, reason, step, detail, checks FROM traces"
+        " ORDER BY run, generation, task_id, sample"
+    ),
+    "datasets": "SELECT run, generation, policy, params, digest, size FROM datasets ORDER BY 1, 2",
+    "dataset_examples": "SELECT * FROM dataset_examples ORDER BY run, generation, position",
+    "models": (
+        "SELECT run, generation, base, kind, adapter_digest, dataset_digest FROM models"
+        " ORDER BY run, generation"
+    ),
+}
+
+
+def now() -> str:
+    """Return the current UTC time as ISO-8601 text."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    """The SQLite database of one run folder."""
+
+    FILENAME = "store.sqlite"
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise StoreError(
+                f"no run store at {self.path}; pass a run folder created by `iterdeploy run`"
+            )
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable run store ({exc})") from exc
+        self.db.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Yield the connection inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row["value"]
+
+    def is_done(self, run: int, generation: int, stage: str, chunk: int = 0) -> bool:
+        """Return whether the stage (or deployment chunk) has its done-marker."""
+        row = self.db.execute(
+            "SELECT 1 FROM stages WHERE run = ? AND generation = ? AND stage = ? AND chunk = ?",
+            (run, generation, stage, chunk),
+        ).fetchone()
+        return row is not None
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        return self.db.execute(sql, params).fetchall()
+
+    def digests(self) -> dict[str, str]:
+        """Return a content digest per table, ignoring timings and timestamps."""
+        out = {}
+        for table, sql in DIGEST_QUERIES.items():
+            h = hashlib.sha256()
+            for row in self.db.execute(sql):
+                h.update(json.dumps(list(row), default=str).encode())
+                h.update(b"\n")
+            out[table] = h.hexdigest()
+        return out
+
+
+def mark_done(
+    db: sqlite3.Connection, run: int, generation: int, stage: str, chunk: int = 0
+) -> None:
+    """Write a stage's done-marker (call inside the stage's transaction)."""
+    db.execute(
+        "INSERT INTO stages (run, generation, stage, chunk, done_at) VALUES (?, ?, ?, ?, ?)",
+        (run, generation, stage, chunk, now()),
+    )
+
+
+def add_event(
+    db: sqlite3.Connection, kind: str, run: int | None, generation: int | None, **detail: Any
+) -> None:
+    """Append one event (call inside a transaction)."""
+    db.execute(
+        "INSERT INTO events (at, run, generation, kind, detail) VALUES (?, ?, ?, ?, ?)",
+        (now(), run, generation, kind, json.dumps(detail, sort_keys=True, default=str)),
+    )
