@@ -10,13 +10,14 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 PAD = "<|endoftext|>"
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"  # ends every assistant turn: the stop (eos) token
-SPECIAL_TOKENS = [PAD, IM_START, IM_END, "<think>", "</think>"]
+THINK_TAGS = ["<think>", "</think>"]
+SPECIAL_TOKENS = [PAD, IM_START, IM_END, *THINK_TAGS]
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -50,10 +51,13 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
         tokenizer_object=tokenizer,
         eos_token=IM_END,
         pad_token=PAD,
-        additional_special_tokens=[IM_START, "<think>", "</think>"],
+        additional_special_tokens=[IM_START],
         padding_side="left",
         clean_up_tokenization_spaces=False,
     )
+    # As in Qwen3: the reasoning tags are added tokens but not special ones, so decoding with
+    # skip_special_tokens=True keeps them in the text.
+    wrapped.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in THINK_TAGS])
     wrapped.chat_template = CHAT_TEMPLATE
     return wrapped
 

@@ -66,7 +66,7 @@ class Trace:
     reasoning_tokens: int  # counted by REASONING_TOKEN_RULE
     output_tokens: int  # tokens generated, including the stop token when one was emitted
     truncated: bool  # True when generation stopped at max_tokens, not at a stop token
-    seconds: float  # wall time of the batch that produced it, shared among its traces
+    seconds: float  # its share of the wall time: its batch's seconds / the traces in the batch
 
 
 def sample_seed(seed: int, index: int) -> int:
