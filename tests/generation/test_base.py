@@ -6,7 +6,7 @@ import pytest
 
 from iterdeploy.errors import BackendError, ConfigError
 from iterdeploy.generation import BACKENDS
-from iterdeploy.generation.base import Backend, SamplingParams, Trace, sample_seed
+from iterdeploy.generation.base import Backend, SamplingParams, Trace, build_trace, sample_seed
 
 
 class EchoBackend(Backend):
@@ -77,3 +77,54 @@ def test_registry_lists_all_backends_and_suggests_close_names():
     assert BACKENDS.names() == ["fake", "openai", "transformers", "vllm"]
     with pytest.raises(ConfigError, match="Did you mean 'transformers'"):
         BACKENDS.get("transformer")
+
+
+@pytest.fixture(scope="module")
+def count_tokens(tmp_path_factory):
+    from transformers import AutoTokenizer
+
+    from iterdeploy.embedded import build_random_model
+
+    tokenizer = AutoTokenizer.from_pretrained(build_random_model(tmp_path_factory.mktemp("m")))
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
+
+
+def trace_of(text, count_tokens, truncated=False):
+    return build_trace(
+        text, count_tokens=count_tokens, output_tokens=99, truncated=truncated, seconds=0.5
+    )
+
+
+def test_qwen3_thinking_output_without_opening_tag_splits_at_the_closing_one(count_tokens):
+    text = (
+        "Okay, b1 sits on b2 and the goal wants b2 on b1. So first unstack b1.\n"
+        "</think>\n\n(unstack b1 b2)\n(putdown b1)\n(pickup b2)\n(stack b2 b1)"
+    )
+    trace = trace_of(text, count_tokens)
+    assert (
+        trace.reasoning == "Okay, b1 sits on b2 and the goal wants b2 on b1. So first unstack b1."
+    )
+    assert trace.answer.strip().splitlines()[0] == "(unstack b1 b2)"
+    assert trace.reasoning_tokens == count_tokens(trace.reasoning) > 10
+    assert (trace.output_tokens, trace.truncated, trace.seconds) == (99, False, 0.5)
+
+
+def test_output_with_opening_tag_drops_the_tags_from_the_reasoning(count_tokens):
+    trace = trace_of("<think>\nshort\n</think>\n(pickup a)", count_tokens)
+    assert trace.reasoning == "short"
+    assert trace.reasoning_tokens == count_tokens("short")
+
+
+def test_think_tags_inside_the_reasoning_or_plan_split_at_the_last_closing_tag(count_tokens):
+    text = "I will write </think> later.\n</think>\n(pickup a)\n<think>\n(stack a b)"
+    trace = trace_of(text, count_tokens)
+    assert trace.reasoning == "I will write </think> later."
+    assert trace.answer == "\n(pickup a)\n<think>\n(stack a b)"
+
+
+def test_truncated_output_without_closing_tag_has_no_reasoning_and_keeps_the_text(count_tokens):
+    text = "Okay, let me think. The arm is empty, b1 is clear, so I could pick"
+    trace = trace_of(text, count_tokens, truncated=True)
+    assert (trace.reasoning, trace.reasoning_tokens) == ("", 0)
+    assert trace.answer == text == trace.text
+    assert trace.truncated

@@ -17,13 +17,15 @@ from pathlib import Path
 from types import TracebackType
 
 from iterdeploy.errors import BackendError, ConfigError
+from iterdeploy.prompting.extract import split_reasoning
 
 # How `Trace.reasoning_tokens` is counted, recorded with every generation so that numbers from
 # different backends and models are comparable only when this rule and the tokenizer match.
 REASONING_TOKEN_RULE = (
-    "len(tokenizer.encode(reasoning, add_special_tokens=False)) with the model's own tokenizer; "
-    "reasoning = the text before the last '</think>' (tag excluded, whitespace stripped), "
-    "or the whole output when no '</think>' was emitted"
+    "len(tokenizer.encode(reasoning, add_special_tokens=False)) with the model's own tokenizer, "
+    "where reasoning = prompting.extract.split_reasoning(text).reasoning: the text before the "
+    "last '</think>' (after a leading '<think>' if any, tags excluded, stripped); 0 when the "
+    "output has no '</think>'"
 )
 
 
@@ -61,8 +63,8 @@ class Trace:
     """One model output: the full text, split into reasoning and answer."""
 
     text: str  # everything the model generated, special tokens removed
-    reasoning: str  # text before the last </think> (all of it if the tag never came)
-    answer: str  # text after the last </think> ("" if the tag never came)
+    reasoning: str  # text before the last </think>, stripped ("" if the tag never came)
+    answer: str  # text after the last </think> (all of it if the tag never came)
     reasoning_tokens: int  # counted by REASONING_TOKEN_RULE
     output_tokens: int  # tokens generated, including the stop token when one was emitted
     truncated: bool  # True when generation stopped at max_tokens, not at a stop token
@@ -87,20 +89,17 @@ def build_trace(
     truncated: bool,
     seconds: float,
 ) -> Trace:
-    """Return the `Trace` of generated `text`, split at its last `</think>`.
+    """Return the `Trace` of generated `text`, split at its last `</think>` (`split_reasoning`).
 
     `count_tokens` is the model's tokenizer applied to a string without special tokens (see
     `REASONING_TOKEN_RULE`).
     """
-    from iterdeploy.prompting.extract import split_reasoning
-
     split = split_reasoning(text)
-    reasoning = split.reasoning.strip()
     return Trace(
         text=text,
         reasoning=split.reasoning,
         answer=split.answer,
-        reasoning_tokens=count_tokens(reasoning) if reasoning else 0,
+        reasoning_tokens=count_tokens(split.reasoning) if split.reasoning else 0,
         output_tokens=output_tokens,
         truncated=truncated,
         seconds=seconds,

@@ -82,11 +82,23 @@ def load_causal_lm(
             name, dtype=dtype, trust_remote_code=trust_remote_code
         )
     except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot load model {str(name)!r}: {exc}. Pass a local checkpoint directory or a "
-            "hub id that is already in the local cache (nothing is downloaded here)"
-        ) from exc
+        raise _load_error(name, exc) from exc
     return model.to(device).eval()
+
+
+def load_tokenizer(name: str | Path, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    """Return the tokenizer of model `name` (hub id or directory)."""
+    try:
+        return AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise _load_error(name, exc) from exc
+
+
+def _load_error(name: str | Path, exc: Exception) -> ConfigError:
+    return ConfigError(
+        f"cannot load model {str(name)!r}: {exc}. Pass a local checkpoint directory or a hub id "
+        "that is in the local Hugging Face cache or can be downloaded"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +139,7 @@ class TransformersBackend(Backend):
             ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         )
         self.trust_remote_code = trust_remote_code
-        self.tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(
-            self.base, trust_remote_code=trust_remote_code
-        )
+        self.tokenizer = load_tokenizer(self.base, trust_remote_code)
         self._model: PreTrainedModel | None = None
         self._loaded: str | None = None  # adapter path of the loaded model ("" = base)
         self._load("")
