@@ -40,6 +40,32 @@ def version() -> None:
 
 # ---- validate (iterdeploy.pddl) ------------------------------------------------------------
 
+# Aliased imports: each section imports its own names, and these must not clash.
+from pathlib import Path as _Path  # noqa: E402
+from typing import Annotated as _Annotated  # noqa: E402
+
+
+@app.command()
+def validate(
+    domain: _Annotated[_Path | None, typer.Argument(help="Domain PDDL file.")] = None,
+    problem: _Annotated[_Path | None, typer.Argument(help="Problem PDDL file.")] = None,
+    plan: _Annotated[
+        _Path | None, typer.Argument(help="Plan file: one (action args) per line.")
+    ] = None,
+    batch: _Annotated[
+        _Path | None, typer.Option(help='JSONL of {"domain", "problem", "plan"} paths.')
+    ] = None,
+    json_: _Annotated[bool, typer.Option("--json", help="Print JSON (one line per plan).")] = False,
+    verbose: _Annotated[bool, typer.Option("-v", "--verbose", help="Trace each step.")] = False,
+) -> int:
+    """Validate plans, VAL-style. Exit 0 if every plan is valid, 1 if not, 2 on unusable input."""
+    from iterdeploy.pddl.batch import report_files
+
+    return report_files(
+        domain, problem, plan, batch, as_json=json_, verbose=verbose, out=typer.echo
+    )
+
+
 # ---- tasks (iterdeploy.domains) ------------------------------------------------------------
 
 # ---- model (iterdeploy.embedded, iterdeploy.generation, iterdeploy.training) ---------------
