@@ -1,0 +1,315 @@
+"""The run configuration: a tree of frozen dataclasses, loaded defaults -> preset -> --set.
+
+`RunConfig` composes each stage's own config (`SamplingParams` from generation, `TrainConfig`
+from training, `CheckConfig` from curation) with the loop's sections. A preset is a TOML file
+holding only the values that differ from the defaults; `--set a.b=value` overrides go last and
+are parsed with `ast.literal_eval`, falling back to the raw string. Unknown keys and wrong types
+raise `ConfigError` naming the key and what is allowed. The resolved config is written back as
+TOML (`to_toml`) so a run folder says exactly what ran, and a resume must match it.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import hashlib
+import json
+import sys
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from iterdeploy.curation.checks import CheckConfig
+from iterdeploy.errors import ConfigError
+from iterdeploy.generation.base import SamplingParams
+from iterdeploy.training.config import TrainConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - py310
+    import tomli as tomllib
+
+PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+@dataclass(frozen=True, slots=True)
+class LoopConfig:
+    """How many runs and generations, and how the work is seeded and committed."""
+
+    seed: int = 0  # run seed; every sample's seed derives from (seed, run, generation, task)
+    runs: int = 1  # seeded repetitions of all generations
+    generations: int = 3  # fine-tuned generations after the base model; deploys 0..generations
+    out_dir: str = "runs"  # run folders go to <out_dir>/<run_id>
+    chunk_tasks: int = 64  # tasks per committed deployment chunk (partial work survives a kill)
+    heldout_samples: int = 1  # samples per held-out task (evaluated, never curated)
+    validation_workers: int = 0  # processes validating plans; 0 = one per core, 1 = in-process
+
+    def __post_init__(self) -> None:
+        _require(self.runs >= 1, "loop.runs", self.runs, "an integer >= 1")
+        _require(self.generations >= 0, "loop.generations", self.generations, "an integer >= 0")
+        _require(self.chunk_tasks >= 1, "loop.chunk_tasks", self.chunk_tasks, "an integer >= 1")
+        _require(self.heldout_samples >= 1, "loop.heldout_samples", self.heldout_samples, ">= 1")
+        _require(
+            self.validation_workers >= 0,
+            "loop.validation_workers",
+            self.validation_workers,
+            "an integer >= 0",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    """The task pool of each domain: how many tasks, which difficulty levels, the held-out share."""
+
+    domains: tuple[str, ...] = ("blocksworld",)  # names in iterdeploy.domains.DOMAINS
+    size: int = 320  # tasks per domain, held-out ones included
+    heldout: float = 0.2  # share of each difficulty level put in the held-out split
+    levels: tuple[int, ...] = ()  # difficulty ladder levels to draw from; () = every level
+    seed: int = 0  # pool generator seed (the same pool for every run, as in the paper)
+
+    def __post_init__(self) -> None:
+        _require(bool(self.domains), "pool.domains", self.domains, "at least one domain name")
+        _require(self.size >= 1, "pool.size", self.size, "an integer >= 1")
+        _require(0 <= self.heldout < 1, "pool.heldout", self.heldout, "a share in [0, 1)")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """The base model and the backend that deploys it."""
+
+    base: str = "embedded"  # "embedded" (built locally), a checkpoint folder or a hub id
+    backend: str = "transformers"  # a name in iterdeploy.generation.BACKENDS
+    backend_options: dict[str, Any] = field(default_factory=dict)  # backend keyword arguments
+    template: str = "compact"  # prompt template: "compact" (tiny models) or "paper"
+
+
+@dataclass(frozen=True, slots=True)
+class CurationConfig:
+    """Which traces enter the curated set, and what "good" means beyond "valid"."""
+
+    policy: str = "paper"  # a name in iterdeploy.curation.POLICIES or "module:function"
+    params: dict[str, Any] = field(default_factory=dict)  # policy keyword arguments (k, w, ...)
+    checks: tuple[CheckConfig, ...] = ()  # counter-reward checks run and stored on every trace
+    require: tuple[str, ...] = ()  # names of checks a trace must pass to be curated
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.checks]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        _require(not dupes, "curation.checks", dupes, "unique check names")
+        for name in self.require:
+            _require(
+                name in names,
+                "curation.require",
+                name,
+                f"one of the configured checks ({', '.join(names) or 'none configured'})",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """Everything a run needs; stored with the run and compared on resume."""
+
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    pool: PoolConfig = field(default_factory=PoolConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    generation: SamplingParams = field(default_factory=SamplingParams)
+    curation: CurationConfig = field(default_factory=CurationConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+
+
+def load_config(preset: str | Path | None = None, overrides: Sequence[str] = ()) -> RunConfig:
+    """Return the defaults, updated by a preset (name or TOML path), then by `key=value`s."""
+    data: dict[str, Any] = {}
+    if preset is not None:
+        data = read_toml(preset_path(preset))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: write it as section.key=value")
+        _set_path(data, key.strip().split("."), _parse_value(raw.strip()))
+    return from_dict(RunConfig, data)
+
+
+def preset_path(preset: str | Path) -> Path:
+    """Return the TOML file of a preset name (configs/<name>.toml) or an explicit path."""
+    path = Path(preset)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"preset file {str(path)!r} does not exist")
+        return path
+    known = sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+    if str(preset) not in known:
+        raise ConfigError(
+            f"unknown preset {str(preset)!r}. Available: {', '.join(known)}, or a path to a "
+            ".toml file"
+        )
+    return PRESETS_DIR / f"{preset}.toml"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Return the parsed TOML file, with a located error for a malformed one."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the file and retry.") from exc
+
+
+def from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
+    """Return a `cls` dataclass from nested mappings, rejecting unknown keys and bad types."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix or 'config'} = {data!r}: expected a table of keys")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        where = f"{prefix}{key}"
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" Did you mean {prefix + close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"unknown config key {where!r}.{hint} Allowed keys here: {', '.join(names)}"
+            )
+        kwargs[key] = _coerce(value, hints[key], where)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {exc}") from exc
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Return a dataclass tree as plain TOML-ready values (tuples become lists)."""
+    return _plain(dataclasses.asdict(config))
+
+
+def to_toml(config: Any) -> str:
+    """Return the dataclass tree as TOML text that `from_dict(read_toml(...))` reads back."""
+    lines: list[str] = []
+    _write_table(lines, [], to_dict(config))
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def config_digest(config: Any) -> str:
+    """Return a short stable digest of the resolved config (what a resume must match)."""
+    text = json.dumps(to_dict(config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Return `value` converted to the type `hint`, or raise ConfigError naming `where`."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[-1] if errors else f"{where}: bad value {value!r}")
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, prefix=f"{where}.")
+    if origin in (tuple, list):
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise ConfigError(f"{where} = {value!r}: expected a list")
+        item = args[0] if args else Any
+        items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict or hint is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where} = {value!r}: expected a table of key = value")
+        return dict(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool):
+        if type(value) is not hint:
+            raise ConfigError(
+                f"{where} = {value!r} is a {type(value).__name__}; expected {hint.__name__}"
+            )
+        return value
+    if origin is typing.Literal:
+        if value not in args:
+            allowed = ", ".join(map(repr, args))
+            raise ConfigError(f"{where} = {value!r} is not allowed; choose one of {allowed}")
+        return value
+    return value
+
+
+def _parse_value(raw: str) -> Any:
+    """Return a Python literal when `raw` is one ("3", "0.7", "['a']", "True"), else the text."""
+    lowered = {"true": True, "false": False}.get(raw.lower())
+    if lowered is not None:
+        return lowered
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+
+
+def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    for key in keys[:-1]:
+        node = data.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {'.'.join(keys)}: {key!r} holds a value, not a table")
+        data = node
+    data[keys[-1]] = value
+
+
+def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} = {value!r} is not allowed: expected {allowed}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _write_table(lines: list[str], path: list[str], table: dict[str, Any]) -> None:
+    scalars = {k: v for k, v in table.items() if not _is_table(v) and not _is_table_list(v)}
+    if path and (scalars or not table):
+        lines += ["", f"[{'.'.join(path)}]"]
+    lines += [f"{_key(k)} = {_value(v)}" for k, v in scalars.items() if v is not None]
+    for key, value in table.items():
+        if _is_table(value):
+            _write_table(lines, [*path, _key(key)], value)
+        elif _is_table_list(value):
+            for item in value:
+                lines += ["", f"[[{'.'.join([*path, _key(key)])}]]"]
+                lines += [f"{_key(k)} = {_value(v)}" for k, v in item.items() if v is not None]
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _is_table_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + "}"
+    raise ConfigError(f"cannot write {value!r} ({type(value).__name__}) to TOML")

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from iterdeploy.config import (
+    RunConfig,
+    config_digest,
+    from_dict,
+    load_config,
+    preset_path,
+    read_toml,
+    to_toml,
+)
+from iterdeploy.curation.checks import CheckConfig
+from iterdeploy.errors import ConfigError
+
+
+def test_defaults_load_without_a_preset():
+    config = load_config()
+    assert config == RunConfig()
+    assert config.curation.policy == "paper"
+
+
+def test_quickstart_preset_loads_and_differs_from_defaults():
+    config = load_config("quickstart")
+    assert config.model.base == "embedded"
+    assert config.model.backend == "transformers"
+    assert config.pool.domains == ("blocksworld",)
+    assert config != RunConfig()
+
+
+def test_paper_preset_has_the_papers_settings():
+    config = load_config("paper")
+    assert config.model.base == "Qwen/Qwen3-4B-Thinking-2507"
+    assert config.model.backend == "vllm"
+    assert config.model.template == "paper"
+    assert config.pool.domains == ("blocksworld", "rovers", "sokoban")
+    assert round(config.pool.size * (1 - config.pool.heldout)) == 1000
+    assert (config.loop.runs, config.loop.generations) == (3, 5)
+    assert config.generation.temperature == 0.6
+    assert config.curation.policy == "paper"
+    training = dataclasses.asdict(config.training)
+    assert training["learning_rate"] == 1e-5
+    assert training["epochs"] == 2
+    assert training["lora_r"] == 16 and training["lora_alpha"] == 32
+    assert training["lora_dropout"] == 0.05
+
+
+def test_set_overrides_parse_literals_and_fall_back_to_strings():
+    config = load_config(
+        "quickstart",
+        [
+            "generation.temperature=0.7",
+            "loop.runs=2",
+            "curation.policy=keep-k",
+            "curation.params.k=3",
+            "pool.domains=['blocksworld', 'gripper']",
+            "model.base=/m/x",
+        ],
+    )
+    assert config.generation.temperature == 0.7
+    assert config.loop.runs == 2
+    assert config.curation.params == {"k": 3}
+    assert config.pool.domains == ("blocksworld", "gripper")
+    assert config.model.base == "/m/x"
+
+
+def test_int_is_accepted_where_a_float_is_expected():
+    assert load_config(None, ["generation.temperature=1"]).generation.temperature == 1.0
+
+
+def test_unknown_key_names_the_key_and_the_allowed_keys():
+    with pytest.raises(ConfigError) as err:
+        load_config(None, ["generation.temprature=0.5"])
+    message = str(err.value)
+    assert "generation.temprature" in message
+    assert "Did you mean 'generation.temperature'" in message
+    assert "max_tokens" in message
+
+
+def test_unknown_section_lists_the_sections():
+    with pytest.raises(ConfigError, match="unknown config key 'sampler'.*loop, pool, model"):
+        load_config(None, ["sampler.n=3"])
+
+
+def test_wrong_type_names_key_value_and_expected_type():
+    with pytest.raises(ConfigError, match=r"loop.runs = 'many' is a str; expected int"):
+        load_config(None, ["loop.runs=many"])
+    with pytest.raises(ConfigError, match=r"pool.domains = 'blocksworld': expected a list"):
+        load_config(None, ["pool.domains=blocksworld"])
+
+
+def test_cross_field_checks_run_after_loading():
+    with pytest.raises(ConfigError, match="curation.require = 'short'"):
+        load_config(None, ["curation.require=['short']"])
+    with pytest.raises(ConfigError, match=r"generation.temperature = -1.0"):
+        load_config(None, ["generation.temperature=-1.0"])
+    with pytest.raises(ConfigError, match="loop.runs = 0"):
+        load_config(None, ["loop.runs=0"])
+
+
+def test_malformed_set_and_unknown_preset_say_how_to_fix(tmp_path):
+    with pytest.raises(ConfigError, match="section.key=value"):
+        load_config(None, ["loop.runs"])
+    with pytest.raises(ConfigError, match="unknown preset 'quikstart'.*quickstart"):
+        load_config("quikstart")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[loop\nruns = 2\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="does not exist"):
+        preset_path(tmp_path / "missing.toml")
+
+
+def test_toml_round_trip_keeps_every_value(tmp_path):
+    config = load_config(
+        "quickstart",
+        [
+            "curation.policy=keep-k",
+            "curation.params={'k': 2, 'note': 'x y'}",
+            "model.backend_options={'batch_size': 32}",
+        ],
+    )
+    checks = (
+        CheckConfig("short", "length-ratio", max_ratio=1.5),
+        CheckConfig("no-b", "forbidden", atoms=("(holding b)",)),
+    )
+    curation = dataclasses.replace(config.curation, checks=checks, require=("short",))
+    config = dataclasses.replace(config, curation=curation)
+    path = tmp_path / "config.toml"
+    path.write_text(to_toml(config))
+    again = from_dict(RunConfig, read_toml(path))
+    assert again == config
+    assert config_digest(again) == config_digest(config)
+    assert config_digest(load_config()) != config_digest(config)
+
+
+def test_checks_load_from_a_preset_file(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        '[curation]\nrequire = ["short"]\n\n[[curation.checks]]\nname = "short"\n'
+        'kind = "length-ratio"\nmax_ratio = 2\n'
+    )
+    config = load_config(path)
+    assert config.curation.checks == (CheckConfig("short", "length-ratio", max_ratio=2.0),)
+    path.write_text('[[curation.checks]]\nname = "x"\nkind = "lenght"\n')
+    with pytest.raises(ConfigError, match="kind = 'lenght' is not one of"):
+        load_config(path)
