@@ -1,0 +1,123 @@
+"""Differential test against unified-planning's SequentialPlanValidator on >= 500 plans.
+
+Plans: the IPC-2023 reference solutions, random walks, and their mutations (drop, swap,
+replace an argument, truncate) on small IPC-2023 and classic IPC tasks. Both validators must
+agree on valid/invalid, on the failing action for inapplicable steps, and on unreached goals.
+UP raises while reading a plan that names an unknown object or action, or has a wrong arity;
+such a plan counts as rejected by UP, and we must reject it for the same kind of reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+from unified_planning.engines.plan_validator import SequentialPlanValidator
+from unified_planning.engines.results import FailedValidationReason, ValidationResultStatus
+from unified_planning.exceptions import UPException
+from unified_planning.io import PDDLReader
+from unified_planning.shortcuts import get_environment
+
+from iterdeploy.pddl.mutate import MUTATIONS, mutate_plan
+from iterdeploy.pddl.parser import load_domain, load_problem
+from iterdeploy.pddl.plan import plan_lines
+from iterdeploy.pddl.validate import Checker, Reason, prepare
+
+IPC2023 = ["blocksworld", "childsnack", "ferry", "floortile", "miconic"]
+IPC2023 += ["rovers", "satellite", "sokoban", "spanner", "transport"]
+CLASSIC = ["blocks", "gripper", "rovers", "sokoban"]  # UP cannot read logistics00
+READ_ERRORS = {Reason.UNKNOWN_ACTION, Reason.UNKNOWN_OBJECT, Reason.WRONG_ARITY}
+READ_ERRORS |= {Reason.TYPE_MISMATCH, Reason.UNPARSABLE}
+
+
+def _walk(checker: Checker, rng: random.Random, length: int) -> list[str]:
+    state, steps = checker.initial_state(), []
+    for _ in range(length):
+        actions = checker.applicable(state)
+        if not actions:
+            break
+        steps.append(rng.choice(actions))
+        state = checker.apply(state, steps[-1])
+    return steps
+
+
+def _smallest(folder: Path, count: int, solutions: Path | None) -> list[Path]:
+    problems = [p for p in folder.glob("*.pddl") if solutions is None or _solution(p, solutions)]
+    return sorted(problems, key=lambda p: (p.stat().st_size, p.name))[:count]
+
+
+def _solution(problem: Path, solutions: Path) -> Path | None:
+    path = solutions / problem.parent.parent.name / problem.parent.name / f"{problem.stem}.plan"
+    return path if path.is_file() else None
+
+
+def _cases(benchmarks: Path) -> list[tuple[str, Path, Path, list[list[str]]]]:
+    """Return (name, domain, problem, plans) for every task of the corpus."""
+    rng = random.Random(2512)
+    cases = []
+    root = benchmarks / "ipc2023-learning"
+    for domain_name in IPC2023:
+        solutions = root / "solutions" / domain_name
+        for problem in _smallest(root / domain_name / "training" / "easy", 5, solutions):
+            reference = plan_lines(_solution(problem, solutions).read_text())
+            cases.append((domain_name, root / domain_name / "domain.pddl", problem, [reference]))
+    for domain_name in CLASSIC:
+        folder = benchmarks / "ipc-classic" / domain_name
+        for problem in _smallest(folder / "problems", 3, None):
+            cases.append((f"classic-{domain_name}", folder / "domain.pddl", problem, []))
+    for _, domain, problem, plans in cases:
+        checker = prepare(load_domain(domain), load_problem(problem))
+        objects = sorted(o.name for o in checker.problem.objects)
+        walks = 1 if plans else 2  # tasks with a reference solution get one walk
+        plans.extend(_walk(checker, rng, rng.randint(3, 15)) for _ in range(walks))
+        for base in list(plans):
+            plans.extend(mutate_plan(rng, base, objects, kind)[1] for kind in MUTATIONS)
+    return cases
+
+
+def _up_verdict(reader, validator, up_problem, steps: list[str]) -> tuple[str, str | None]:
+    """Return ("valid" | "inapplicable" | "goal" | "unreadable", failing action or None)."""
+    try:
+        plan = reader.parse_plan_string(up_problem, "\n".join(steps) + "\n")
+    except (UPException, KeyError, ValueError, AssertionError):
+        return "unreadable", None
+    result = validator.validate(up_problem, plan)
+    if result.status == ValidationResultStatus.VALID:
+        return "valid", None
+    if result.reason == FailedValidationReason.INAPPLICABLE_ACTION:
+        action = result.inapplicable_action
+        names = [action.action.name, *(str(p) for p in action.actual_parameters)]
+        return "inapplicable", "(" + " ".join(names).lower() + ")"
+    return "goal", None
+
+
+def _ours(verdict) -> tuple[str, str | None]:
+    if verdict.valid:
+        return "valid", None
+    if verdict.reason in READ_ERRORS:
+        return "unreadable", None
+    if verdict.reason is Reason.UNSATISFIED_PRECONDITION:
+        return "inapplicable", None
+    return "goal", None
+
+
+def test_validator_agrees_with_unified_planning(benchmarks: Path) -> None:
+    logging.getLogger("unified_planning").setLevel(logging.ERROR)
+    get_environment().credits_stream = None
+    reader, validator = PDDLReader(), SequentialPlanValidator()
+    total, valid, disagreements = 0, 0, []
+    for name, domain, problem, plans in _cases(benchmarks):
+        checker = prepare(load_domain(domain), load_problem(problem))
+        up_problem = reader.parse_problem(str(domain), str(problem))
+        for steps in plans:
+            verdict = checker.validate(steps)
+            ours, theirs = _ours(verdict), _up_verdict(reader, validator, up_problem, steps)
+            failing = steps[verdict.step] if verdict.step is not None else None
+            if ours[0] != theirs[0] or (theirs[1] is not None and theirs[1] != failing):
+                disagreements.append((name, problem.name, steps, verdict, theirs))
+            total += 1
+            valid += verdict.valid
+    assert not disagreements, disagreements[:3]
+    assert total >= 500
+    assert 60 <= valid < total - 300  # both outcomes are well represented
