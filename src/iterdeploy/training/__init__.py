@@ -1,0 +1,7 @@
+"""Fine-tuning the base model on a curated set (TRL SFTTrainer; LoRA via peft, or full)."""
+
+from __future__ import annotations
+
+from iterdeploy.training.config import TrainConfig
+
+__all__ = ["TrainConfig"]

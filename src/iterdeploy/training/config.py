@@ -1,0 +1,62 @@
+"""`TrainConfig`: how one generation's model is fine-tuned; defaults are the paper's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from iterdeploy.errors import ConfigError
+
+METHODS = ("lora", "full")
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Supervised fine-tuning of the base model on a curated set (TRL SFTTrainer)."""
+
+    method: str = "lora"  # "lora" (peft adapter, the paper) or "full" (all weights, tiny models)
+    lora_r: int = 16  # paper
+    lora_alpha: int = 32  # paper
+    lora_dropout: float = 0.05  # paper
+    lora_targets: str = "all-linear"  # every linear projection except the output head
+    learning_rate: float = 1e-5  # paper (AdamW)
+    epochs: float = 2  # paper
+    batch_size: int = 1  # paper
+    grad_accumulation: int = 1  # optimizer step every N batches
+    scheduler: str = "linear"  # learning-rate schedule (transformers SchedulerType name)
+    warmup_ratio: float = 0.0  # fraction of steps spent warming up
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    validation_fraction: float = 0.1  # paper: 10% of the curated set held out for eval loss
+    max_length: int | None = None  # tokens per example; None: the model's context length
+    dtype: str = "auto"  # "auto": bf16 autocast where the hardware runs it natively, else fp32
+    logging_steps: int = 10  # one point of the training-loss curve every N optimizer steps
+    seed: int = 0  # seeds weight init of the adapter, dropout, shuffling and the split
+    trust_remote_code: bool = False  # let the base checkpoint run its own code; off unless asked
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(
+                f"training.method = {self.method!r} is unknown: use one of {', '.join(METHODS)}"
+            )
+        checks = {
+            "lora_r": self.lora_r >= 1,
+            "lora_alpha": self.lora_alpha > 0,
+            "lora_dropout": 0 <= self.lora_dropout < 1,
+            "learning_rate": self.learning_rate > 0,
+            "epochs": self.epochs > 0,
+            "batch_size": self.batch_size >= 1,
+            "grad_accumulation": self.grad_accumulation >= 1,
+            "warmup_ratio": 0 <= self.warmup_ratio < 1,
+            "weight_decay": self.weight_decay >= 0,
+            "validation_fraction": 0 <= self.validation_fraction < 1,
+            "max_length": self.max_length is None or self.max_length >= 2,
+            "logging_steps": self.logging_steps >= 1,
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise ConfigError(
+                    f"training.{key} = {getattr(self, key)!r} is out of range; the default is "
+                    f"{DEFAULTS[key]!r}"
+                )
+
+
+DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
