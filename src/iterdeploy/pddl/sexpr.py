@@ -12,6 +12,7 @@ import re
 from iterdeploy.errors import PDDLParseError
 
 _TOKEN = re.compile(r"(\()|(\))|([^\s();]+)|;[^\n]*")
+MAX_DEPTH = 100  # PDDL needs ~10 levels; the limit keeps later recursive passes safe
 
 
 class Source:
@@ -69,6 +70,10 @@ def read_sexprs(source: Source) -> list[SList | str]:
             continue
         start = match.start()
         if kind == 1:
+            if len(stack) > MAX_DEPTH:
+                raise source.error(
+                    f"lists nested deeper than {MAX_DEPTH}", start, "(", "flatter PDDL"
+                )
             node = SList(start)
             stack[-1].append(node)
             stack[-1].item_pos.append(start)
