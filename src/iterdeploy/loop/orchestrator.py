@@ -1,0 +1,575 @@
+"""The loop's imperative shell: runs x generations of deploy -> evaluate -> curate -> train.
+
+Every stage checks its done-marker first, and writes its outputs together with the marker in
+one transaction, so `resume_run` after a kill -9 redoes only the unfinished stage (or, for a
+deployment, only the unfinished chunks). Seeds derive from (loop seed, run, generation, task),
+so the resumed work is the work an uninterrupted run would have done. This module alone
+touches the store and the run folder:
+
+    runs/<run_id>/store.sqlite        the store (schema in loop/store.py, docs/loop.md)
+    runs/<run_id>/config.toml         the resolved config; a resume must match it
+    runs/<run_id>/datasets/r<run>/g<gen>.jsonl   curated sets, TRL prompt/completion rows
+    runs/<run_id>/adapters/r<run>/g<gen>/        what `train` wrote for generation <gen>
+    runs/<run_id>/summary.json        per run and generation numbers, once the run finished
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import random
+import secrets
+import shutil
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tqdm import tqdm
+
+from iterdeploy.config import RunConfig, config_digest, from_dict, read_toml, to_dict, to_toml
+from iterdeploy.curation.policies import ScoredTrace, curate, resolve_policy
+from iterdeploy.errors import StoreError
+from iterdeploy.generation.base import SamplingParams
+from iterdeploy.loop.stages import (
+    GenerationSummary,
+    TraceRow,
+    Validator,
+    chunked,
+    derive_seed,
+    score_outputs,
+    scoring_pool,
+    summarize_generation,
+)
+from iterdeploy.loop.store import SCHEMA_VERSION, Store, add_event, mark_done, now
+
+if TYPE_CHECKING:
+    from iterdeploy.domains.base import Task
+    from iterdeploy.generation.base import Backend
+
+log = logging.getLogger(__name__)
+
+
+def new_run_id() -> str:
+    """Return a run id: the UTC time plus a random suffix, e.g. 20260101-120000-3fa9c1."""
+    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def start_run(config: RunConfig, run_dir: str | Path | None = None) -> Path:
+    """Create a run folder for `config`, run every stage, and return the folder."""
+    folder = Path(run_dir) if run_dir is not None else Path(config.loop.out_dir) / new_run_id()
+    if (folder / Store.FILENAME).exists():
+        raise StoreError(
+            f"{folder} already holds a run; resume it with `iterdeploy resume {folder}` "
+            "or choose another folder"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(to_toml(config), encoding="utf-8")
+    with Store(folder / Store.FILENAME, create=True) as store, store.transaction() as db:
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "config_digest": config_digest(config),
+            "run_id": folder.name,
+            "created_at": now(),
+        }
+        db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
+        add_event(db, "run-created", None, None, folder=str(folder))
+    return resume_run(folder)
+
+
+def resume_run(run_dir: str | Path) -> Path:
+    """Continue the run in `run_dir` where it stopped (a no-op for a finished run)."""
+    folder = Path(run_dir)
+    config = load_run_config(folder)
+    with Store(folder / Store.FILENAME) as store:
+        if store.get_meta("config_digest") != config_digest(config):
+            raise StoreError(
+                f"{folder}/config.toml no longer matches the config the run started with "
+                f"(digest {store.get_meta('config_digest')}); restore it or start a new run"
+            )
+        Loop(config, folder, store).execute()
+    return folder
+
+
+def load_run_config(folder: Path) -> RunConfig:
+    """Return the resolved config stored in a run folder."""
+    path = folder / "config.toml"
+    if not path.is_file():
+        raise StoreError(f"{folder} is not a run folder (no config.toml); check the path")
+    return from_dict(RunConfig, read_toml(path))
+
+
+class Loop:
+    """One run folder's stages, executed in order and skipped when already done."""
+
+    def __init__(self, config: RunConfig, folder: Path, store: Store) -> None:
+        self.config = config
+        self.folder = folder
+        self.store = store
+        self.tasks: list[Task] = []
+        self.prompts: dict[str, str] = {}
+        self.base = ""
+
+    def execute(self) -> list[GenerationSummary]:
+        """Run every unfinished stage, write summary.json, and return the summaries."""
+        from iterdeploy.loop.setup import load_tasks, resolve_base
+
+        self.tasks = load_tasks(self.config)
+        self.base = resolve_base(self.config.model.base)
+        self._register_tasks()
+        cfg = self.config.loop
+        for run in range(cfg.runs):
+            self._start(run)
+            for generation in range(cfg.generations + 1):
+                self.deploy(run, generation)
+                self.evaluate(run, generation)
+                if generation < cfg.generations:
+                    self.curate(run, generation + 1)
+                    self.train(run, generation + 1)
+            self._finish(run)
+        summaries = self.summaries()
+        write_summary(self.folder, summaries, self.store.get_meta("run_id") or self.folder.name)
+        return summaries
+
+    # ---- set-up ---------------------------------------------------------------------------
+
+    def _register_tasks(self) -> None:
+        from iterdeploy.loop.setup import prompt_for
+
+        self.prompts = {t.id: prompt_for(self.config, t) for t in self.tasks}
+        stored = {
+            r["task_id"]: r["prompt_digest"]
+            for r in self.store.query("SELECT task_id, prompt_digest FROM tasks")
+        }
+        rows = []
+        for t in self.tasks:
+            digest = _sha(self.prompts[t.id])
+            if t.id in stored:
+                if stored[t.id] != digest:
+                    raise StoreError(
+                        f"task {t.id!r}: its prompt differs from the stored one; the pool or "
+                        "the template changed since the run started. Start a new run."
+                    )
+                continue
+            rows.append(
+                (
+                    t.id,
+                    t.domain,
+                    t.split,
+                    str(t.difficulty),
+                    json.dumps(t.params, sort_keys=True, default=str),
+                    t.problem,
+                    json.dumps(list(t.reference_plan)),
+                    t.reference_length,
+                    t.digest,
+                    self.prompts[t.id],
+                    digest,
+                )
+            )
+        if len(stored) + len(rows) != len(self.tasks):
+            raise StoreError(f"{self.folder}: the stored tasks are not this config's pool")
+        with self.store.transaction() as db:
+            db.executemany("INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def _start(self, run: int) -> None:
+        if self.store.query("SELECT 1 FROM runs WHERE run = ?", (run,)):
+            return
+        with self.store.transaction() as db:
+            seed = derive_seed(self.config.loop.seed, run)
+            db.execute(
+                "INSERT INTO runs (run, seed, started_at) VALUES (?, ?, ?)", (run, seed, now())
+            )
+            db.execute(
+                "INSERT INTO models VALUES "
+                "(?, 0, ?, 'base', NULL, NULL, NULL, '{}', '[]', '[]', 0)",
+                (run, self.base),
+            )
+            add_event(db, "run-started", run, None, seed=seed)
+
+    def _finish(self, run: int) -> None:
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ? WHERE run = ? AND finished_at IS NULL",
+                (now(), run),
+            )
+
+    # ---- stages ---------------------------------------------------------------------------
+
+    def deploy(self, run: int, generation: int) -> None:
+        """Sample, validate and store every task's traces, one committed chunk at a time."""
+        from iterdeploy.loop.setup import domain_texts, make_backend, validator_identity
+
+        plan = self._chunks(run, generation)
+        todo = [
+            (i, chunk)
+            for i, chunk in enumerate(plan)
+            if not self.store.is_done(run, generation, "deploy", i)
+        ]
+        if not todo:
+            return
+        self._record_generation(run, generation, validator_identity())
+        adapter = self._model_path(run, generation)
+        validator = Validator(self.tasks, domain_texts(self.tasks), self.config.curation.checks)
+        workers = self.config.loop.validation_workers or os.cpu_count() or 1
+        total = sum(len(c.tasks) * c.params.n for _, c in todo)
+        bar = tqdm(
+            total=total,
+            desc=f"run {run} gen {generation} deploy",
+            unit="trace",
+            leave=False,
+            disable=None,
+        )
+        with (
+            make_backend(self.config, self.base, self.tasks, self.prompts) as backend,
+            scoring_pool(validator, workers) as pool,
+        ):
+            for index, chunk in todo:
+                rows = self._deploy_chunk(backend, validator, pool, chunk, adapter)
+                with self.store.transaction() as db:
+                    db.executemany(f"INSERT INTO traces VALUES ({','.join('?' * 21)})", rows)
+                    mark_done(db, run, generation, "deploy", index)
+                bar.update(len(rows))
+        bar.close()
+
+    def evaluate(self, run: int, generation: int) -> None:
+        """Log the generation's summary line and record it as the deployed generation."""
+        if self.store.is_done(run, generation, "evaluate"):
+            return
+        summary = self._summary(run, generation, self._solved_before(run, generation))
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO deployments (at, run, generation, action, reason) VALUES (?,?,?,?,?)",
+                (
+                    now(),
+                    run,
+                    generation,
+                    "deploy",
+                    "loop: generation deployed on the pool" if generation else "loop: base model",
+                ),
+            )
+            add_event(
+                db, "generation-evaluated", run, generation, summary=dataclasses.asdict(summary)
+            )
+            mark_done(db, run, generation, "evaluate")
+        log.info("%s", summary_line(summary))
+
+    def curate(self, run: int, generation: int) -> None:
+        """Curate the traces of generations 0..generation-1 into dataset `generation`."""
+        if self.store.is_done(run, generation, "curate"):
+            return
+        cur = self.config.curation
+        scored = self._scored_traces(run, generation - 1)
+        rng = random.Random(derive_seed(self.config.loop.seed, run, generation, "curate"))
+        examples = curate(
+            resolve_policy(cur.policy), scored, rng, require=cur.require, params=cur.params
+        )
+        relative = Path("datasets") / f"r{run}" / f"g{generation}.jsonl"
+        text = "".join(
+            json.dumps({"prompt": e.prompt, "completion": e.completion}) + "\n" for e in examples
+        )
+        _write_atomic(self.folder / relative, text)
+        digest = _sha(text)
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run,
+                    generation,
+                    cur.policy,
+                    json.dumps(cur.params, sort_keys=True),
+                    json.dumps(list(cur.require)),
+                    digest,
+                    len(examples),
+                    relative.as_posix(),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO dataset_examples VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (run, generation, i, e.task_id, e.generation, e.sample)
+                    for i, e in enumerate(examples)
+                ],
+            )
+            add_event(db, "dataset-curated", run, generation, size=len(examples), digest=digest)
+            mark_done(db, run, generation, "curate")
+        log.info(
+            "run %d gen %d: curated %d examples (%s)", run, generation, len(examples), cur.policy
+        )
+
+    def train(self, run: int, generation: int) -> None:
+        """Fine-tune the BASE model on dataset `generation`; record the adapter."""
+        if self.store.is_done(run, generation, "train"):
+            return
+        from iterdeploy.training.sft import train
+
+        row = self.store.query(
+            "SELECT path, digest, size FROM datasets WHERE run = ? AND generation = ?",
+            (run, generation),
+        )[0]
+        examples = [
+            json.loads(line)
+            for line in (self.folder / row["path"]).read_text(encoding="utf-8").splitlines()
+        ]
+        if _sha("".join(json.dumps(e) + "\n" for e in examples)) != row["digest"]:
+            raise StoreError(
+                f"{self.folder / row['path']} was modified after curation; "
+                "restore it or start a new run"
+            )
+        if examples:
+            values = self._train_adapter(run, generation, examples, row["digest"], train)
+        else:
+            values = self._model_row_untrained(run, generation, row["digest"])
+        with self.store.transaction() as db:
+            db.execute("INSERT INTO models VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
+            add_event(db, "model-trained", run, generation, model=values[3], examples=len(examples))
+            mark_done(db, run, generation, "train")
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _chunks(self, run: int, generation: int) -> list[Chunk]:
+        """Return the deployment chunks: pool then held-out tasks, in task-id order."""
+        sampling: SamplingParams = self.config.generation
+        heldout = dataclasses.replace(sampling, n=self.config.loop.heldout_samples)
+        out = []
+        for split, params in (("pool", sampling), ("heldout", heldout)):
+            tasks = sorted((t for t in self.tasks if t.split == split), key=lambda t: t.id)
+            for part in chunked(tasks, self.config.loop.chunk_tasks):
+                seeds = [derive_seed(self.config.loop.seed, run, generation, t.id) for t in part]
+                out.append(Chunk(run, generation, list(part), params, seeds))
+        return out
+
+    def _deploy_chunk(
+        self, backend: Backend, validator: Validator, pool: Any, chunk: Chunk, adapter: str | None
+    ) -> list[tuple[Any, ...]]:
+        prompts = [self.prompts[t.id] for t in chunk.tasks]
+        traces = backend.generate(prompts, chunk.params, seeds=chunk.seeds, adapter=adapter)
+        jobs = [(t.id, tr.text) for t, row in zip(chunk.tasks, traces, strict=True) for tr in row]
+        scores = iter(score_outputs(validator, jobs, pool))
+        rows = []
+        for task, seed, prompt, samples in zip(
+            chunk.tasks, chunk.seeds, prompts, traces, strict=True
+        ):
+            for j, tr in enumerate(samples):
+                s = next(scores)
+                rows.append(
+                    (
+                        chunk.run,
+                        chunk.generation,
+                        task.id,
+                        j,
+                        seed,
+                        _sha(prompt),
+                        tr.text,
+                        tr.reasoning_tokens,
+                        tr.output_tokens,
+                        int(tr.truncated),
+                        json.dumps(list(s.plan)),
+                        len(s.plan),
+                        s.extraction,
+                        int(s.valid),
+                        s.reason,
+                        s.step,
+                        s.detail,
+                        json.dumps(list(s.unsatisfied)),
+                        json.dumps(s.checks, sort_keys=True),
+                        tr.seconds / max(1, len(jobs)),
+                        s.seconds,
+                    )
+                )
+        return rows
+
+    def _record_generation(self, run: int, generation: int, validator: tuple[str, str]) -> None:
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run,
+                    generation,
+                    json.dumps(to_dict(self.config.generation), sort_keys=True),
+                    self.config.loop.heldout_samples,
+                    *validator,
+                    now(),
+                ),
+            )
+
+    def _model_path(self, run: int, generation: int) -> str | None:
+        rows = self.store.query(
+            "SELECT adapter_path FROM models WHERE run = ? AND generation = ?", (run, generation)
+        )
+        if not rows:
+            raise StoreError(
+                f"run {run} generation {generation} has no model; the store is "
+                "inconsistent (was it edited?)"
+            )
+        path = rows[0]["adapter_path"]
+        return None if path is None else str(self.folder / path)
+
+    def _model_row_untrained(self, run: int, generation: int, dataset: str) -> tuple[Any, ...]:
+        log.warning(
+            "run %d gen %d: the curated set is empty; generation %d is the base model",
+            run,
+            generation,
+            generation,
+        )
+        return (run, generation, self.base, "base", None, None, dataset, "{}", "[]", "[]", 0.0)
+
+    def _train_adapter(
+        self, run: int, generation: int, examples: list[dict[str, str]], dataset: str, train: Any
+    ) -> tuple[Any, ...]:
+        relative = Path("adapters") / f"r{run}" / f"g{generation}"
+        out = self.folder / relative
+        shutil.rmtree(out, ignore_errors=True)  # a killed attempt may have left files
+        config = self.config.training
+        if "seed" in {f.name for f in dataclasses.fields(config)}:
+            config = dataclasses.replace(
+                config, seed=derive_seed(self.config.loop.seed, run, generation, "train") % 2**31
+            )
+        log.info("run %d gen %d: training on %d examples", run, generation, len(examples))
+        result = train(self.base, examples, config, out)
+        path = Path(result.path).resolve().relative_to(self.folder.resolve())
+        return (
+            run,
+            generation,
+            self.base,
+            result.kind,
+            path.as_posix(),
+            result.digest,
+            dataset,
+            json.dumps(to_dict(config), sort_keys=True),
+            json.dumps(list(result.losses)),
+            json.dumps(list(result.eval_losses)),
+            result.wall_seconds,
+        )
+
+    def _scored_traces(self, run: int, last: int) -> list[ScoredTrace]:
+        rows = self.store.query(
+            "SELECT tr.*, t.split, t.prompt FROM traces tr JOIN tasks t USING (task_id) "
+            "WHERE tr.run = ? AND tr.generation <= ? ORDER BY tr.generation, tr.task_id, tr.sample",
+            (run, last),
+        )
+        return [
+            ScoredTrace(
+                run=r["run"],
+                generation=r["generation"],
+                task_id=r["task_id"],
+                sample=r["sample"],
+                split=r["split"],
+                prompt=r["prompt"],
+                completion=r["text"],
+                valid=bool(r["valid"]),
+                plan_length=r["plan_length"],
+                reasoning_tokens=r["reasoning_tokens"],
+                truncated=bool(r["truncated"]),
+                checks=json.loads(r["checks"]),
+            )
+            for r in rows
+        ]
+
+    def _solved_before(self, run: int, generation: int) -> set[str]:
+        rows = self.store.query(
+            "SELECT DISTINCT task_id FROM traces WHERE run = ? AND generation < ? AND valid = 1",
+            (run, generation),
+        )
+        return {r["task_id"] for r in rows}
+
+    def _summary(self, run: int, generation: int, solved_before: set[str]) -> GenerationSummary:
+        rows = self.store.query(
+            "SELECT tr.task_id, t.split, tr.valid, tr.plan_length, tr.reasoning_tokens "
+            "FROM traces tr JOIN tasks t USING (task_id) WHERE tr.run = ? AND tr.generation = ?",
+            (run, generation),
+        )
+        size = self.store.query(
+            "SELECT size FROM datasets WHERE run = ? AND generation = ?", (run, generation)
+        )
+        return summarize_generation(
+            run,
+            generation,
+            [
+                TraceRow(
+                    r["task_id"],
+                    r["split"],
+                    bool(r["valid"]),
+                    r["plan_length"],
+                    r["reasoning_tokens"],
+                )
+                for r in rows
+            ],
+            {t.id: t.split for t in self.tasks},
+            solved_before,
+            size[0]["size"] if size else 0,
+        )
+
+    def summaries(self) -> list[GenerationSummary]:
+        """Return the summary of every evaluated generation, by run then generation."""
+        out = []
+        for run in range(self.config.loop.runs):
+            solved: set[str] = set()
+            for generation in range(self.config.loop.generations + 1):
+                if not self.store.is_done(run, generation, "evaluate"):
+                    break
+                summary = self._summary(run, generation, solved)
+                solved |= self._solved_before(run, generation + 1)
+                out.append(summary)
+        return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Chunk:
+    """A fixed slice of one generation's deployment: the same tasks on every resume."""
+
+    run: int
+    generation: int
+    tasks: list[Task]
+    params: SamplingParams
+    seeds: list[int]
+
+
+def summary_line(s: GenerationSummary) -> str:
+    """Return the one-line log summary of a generation."""
+    plan = "-" if s.mean_plan_length is None else f"{s.mean_plan_length:.1f}"
+    tokens = "-" if s.mean_reasoning_tokens is None else f"{s.mean_reasoning_tokens:.0f}"
+    return (
+        f"run {s.run} gen {s.generation}: pool {s.pool_solved}/{s.pool_tasks} solved "
+        f"(+{s.newly_solved} new), held-out {s.heldout_solved}/{s.heldout_tasks}, "
+        f"curated {s.curated_size}, plan length {plan}, reasoning tokens {tokens}"
+    )
+
+
+def write_summary(folder: Path, summaries: Sequence[GenerationSummary], run_id: str) -> Path:
+    """Write summary.json (per run and generation) and return its path."""
+    runs: dict[int, list[dict[str, Any]]] = {}
+    for s in summaries:
+        runs.setdefault(s.run, []).append(dataclasses.asdict(s))
+    data = {
+        "run_id": run_id,
+        "runs": [{"run": run, "generations": gens} for run, gens in sorted(runs.items())],
+    }
+    path = folder / "summary.json"
+    _write_atomic(path, json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def read_summaries(folder: str | Path) -> list[GenerationSummary]:
+    """Return the summaries of a finished run folder (from summary.json)."""
+    path = Path(folder) / "summary.json"
+    if not path.is_file():
+        raise StoreError(f"{path} does not exist: the run has not finished; resume it first")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [GenerationSummary(**g) for r in data["runs"] for g in r["generations"]]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

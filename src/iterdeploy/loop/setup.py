@@ -1,0 +1,105 @@
+"""What a run needs before its first stage: the pool, the base model, prompts, a backend.
+
+Pools and the embedded model are built once and cached under $ITERDEPLOY_CACHE (default
+~/.cache/iterdeploy), keyed by what determines their content, so a second run starts at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from iterdeploy.errors import ConfigError
+
+if TYPE_CHECKING:
+    from iterdeploy.config import RunConfig
+    from iterdeploy.domains.base import Task
+    from iterdeploy.generation.base import Backend
+
+log = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path:
+    """Return the cache folder: $ITERDEPLOY_CACHE, else ~/.cache/iterdeploy."""
+    return Path(os.environ.get("ITERDEPLOY_CACHE") or Path.home() / ".cache" / "iterdeploy")
+
+
+def load_tasks(config: RunConfig) -> list[Task]:
+    """Return the pool and held-out tasks of every configured domain (building them once)."""
+    from iterdeploy.domains.pool import build_pool, load_pool
+
+    pool = config.pool
+    tasks: list[Task] = []
+    for name in pool.domains:
+        key = json.dumps([name, pool.size, pool.heldout, pool.levels, pool.seed])
+        out = cache_dir() / "pools" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+        levels = list(pool.levels) or None
+        tasks.extend(
+            load_pool(
+                build_pool(name, pool.size, pool.seed, out, levels=levels, heldout=pool.heldout)
+            )
+        )
+    ids = [t.id for t in tasks]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(
+            f"pool.domains = {list(pool.domains)!r}: task ids collide; list each domain once"
+        )
+    return tasks
+
+
+def resolve_base(base: str) -> str:
+    """Return the base model to load: the embedded model's folder, or `base` as given."""
+    if base == "embedded":
+        from iterdeploy.embedded import ensure_model
+
+        return str(ensure_model(cache_dir() / "models"))
+    return base
+
+
+def domain_texts(tasks: Sequence[Task]) -> dict[str, str]:
+    """Return the domain PDDL of every domain the tasks use."""
+    from iterdeploy.domains import DOMAINS
+
+    return {name: DOMAINS.get(name).domain_pddl for name in sorted({t.domain for t in tasks})}
+
+
+def prompt_for(config: RunConfig, task: Task) -> str:
+    """Return the prompt of `task` under the configured template."""
+    from iterdeploy.domains import DOMAINS
+    from iterdeploy.prompting.build import build_prompt
+
+    domain = DOMAINS.get(task.domain)
+    return build_prompt(config.model.template, task.domain, domain.domain_pddl, task.problem)
+
+
+def make_backend(
+    config: RunConfig, base: str, tasks: Sequence[Task], prompts: Mapping[str, str]
+) -> Backend:
+    """Return the configured backend, ready to generate with `base` (a context manager)."""
+    from iterdeploy.generation import BACKENDS
+
+    cls = BACKENDS.get(config.model.backend)
+    options = dict(config.model.backend_options)
+    if config.model.backend == "fake":
+        options["plans"] = {prompts[t.id]: t.reference_plan for t in tasks}
+    try:
+        return cls(base, **options)
+    except TypeError as exc:
+        raise ConfigError(
+            f"model.backend_options = {config.model.backend_options!r} do not fit backend "
+            f"{config.model.backend!r}: {exc}"
+        ) from exc
+
+
+def validator_identity() -> tuple[str, str]:
+    """Return the validator's name and version (package version + digest of its source)."""
+    from iterdeploy import __version__
+    from iterdeploy.pddl import validate
+
+    source = Path(validate.__file__).read_bytes()
+    return "iterdeploy.pddl.validate", f"{__version__}+{hashlib.sha256(source).hexdigest()[:12]}"

@@ -1,0 +1,240 @@
+"""The loop's pure pieces: seeds, chunks, scoring traces, and per-generation summaries.
+
+Nothing here touches the store or the run folder (that is `orchestrator.py`'s job), so each
+piece is a plain function of its inputs. Scoring runs the validator and the counter-reward
+checks on model outputs; it can run in a process pool because a `Validator` is rebuilt from
+plain task data in each worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from statistics import fmean
+from typing import TYPE_CHECKING, Any
+
+from iterdeploy.curation.checks import CheckConfig, build_check, run_checks
+
+if TYPE_CHECKING:
+    from iterdeploy.domains.base import Task
+
+
+def derive_seed(run_seed: int, *parts: object) -> int:
+    """Return a 63-bit seed from the run seed and e.g. (run, generation, task_id).
+
+    >>> derive_seed(0, 1, 2, "t") == derive_seed(0, 1, 2, "t") != derive_seed(0, 1, 3, "t")
+    True
+    """
+    text = ":".join(map(str, ("iterdeploy-loop", run_seed, *parts)))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+def chunked(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    """Return `items` cut into consecutive chunks of `size` (the last may be shorter)."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """What the validator and the counter-reward checks say about one model output."""
+
+    plan: tuple[str, ...]  # the extracted steps
+    extraction: str  # the extraction rule that found the plan, or why none was found
+    valid: bool
+    reason: str  # a Reason value
+    step: int | None  # 0-based failing step
+    detail: str
+    unsatisfied: tuple[str, ...]
+    checks: dict[str, bool] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class Validator:
+    """Score outputs against their tasks; checkers are prepared once per task, lazily."""
+
+    def __init__(
+        self, tasks: Iterable[Task], domains: Mapping[str, str], checks: Sequence[CheckConfig]
+    ) -> None:
+        self.tasks = {t.id: t for t in tasks}
+        self.domain_texts = dict(domains)
+        self.check_configs = tuple(checks)
+        self.checks = {c.name: build_check(c) for c in checks}
+        self._domains: dict[str, Any] = {}
+        self._checkers: dict[str, Any] = {}
+
+    def score(self, task_id: str, text: str) -> Score:
+        """Return the `Score` of model output `text` for task `task_id`."""
+        from iterdeploy.prompting.extract import check_output
+
+        start = time.perf_counter()
+        task = self.tasks[task_id]
+        checker = self._checker(task)
+        extraction, verdict = check_output(checker, text)
+        steps = tuple(extraction.steps)
+        results = run_checks(self.checks, steps, task, checker)
+        return Score(
+            plan=steps,
+            extraction=extraction.rule,
+            valid=bool(verdict.valid),
+            reason=str(getattr(verdict.reason, "value", verdict.reason)),
+            step=verdict.step,
+            detail=verdict.detail or "",
+            unsatisfied=tuple(verdict.unsatisfied or ()),
+            checks=results,
+            seconds=time.perf_counter() - start,
+        )
+
+    def _checker(self, task: Task) -> Any:
+        from iterdeploy.pddl.parser import parse_domain, parse_problem
+        from iterdeploy.pddl.validate import prepare
+
+        if task.id not in self._checkers:
+            if task.domain not in self._domains:
+                text = self.domain_texts[task.domain]
+                self._domains[task.domain] = parse_domain(text, filename=f"<{task.domain}>")
+            problem = parse_problem(task.problem, filename=f"<{task.id}>")
+            self._checkers[task.id] = prepare(self._domains[task.domain], problem)
+        return self._checkers[task.id]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Workers rebuild the checks (they may be lambdas) and checkers from plain data.
+        return (Validator, (list(self.tasks.values()), self.domain_texts, self.check_configs))
+
+
+_WORKER: Validator | None = None
+
+
+def _init_worker(validator: Validator) -> None:
+    global _WORKER
+    _WORKER = validator
+
+
+def _score_in_worker(job: tuple[str, str]) -> Score:
+    assert _WORKER is not None, "validation worker used before its initializer ran"
+    return _WORKER.score(*job)
+
+
+@contextmanager
+def scoring_pool(validator: Validator, workers: int) -> Iterator[Executor | None]:
+    """Yield a process pool of `workers` scorers, or None to score in-process (workers <= 1)."""
+    if workers <= 1:
+        yield None
+        return
+    # spawn, not fork: the parent may hold torch's OpenMP threads, which do not survive a fork.
+    with ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(validator,)
+    ) as pool:
+        yield pool
+
+
+def score_outputs(
+    validator: Validator, jobs: Sequence[tuple[str, str]], pool: Executor | None
+) -> list[Score]:
+    """Return the `Score` of each (task_id, text) job, in order."""
+    if pool is None:
+        return [validator.score(task_id, text) for task_id, text in jobs]
+    size = max(1, len(jobs) // 8)
+    return list(pool.map(_score_in_worker, jobs, chunksize=size))
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationSummary:
+    """The per-generation numbers of summary.json and of the paper-style table."""
+
+    run: int
+    generation: int
+    pool_tasks: int
+    pool_solved: int  # pool tasks with at least one valid trace
+    heldout_tasks: int
+    heldout_solved: int
+    newly_solved: int  # pool tasks solved now and by no earlier generation of this run
+    curated_size: int  # examples this generation's model was trained on (0 for the base)
+    mean_plan_length: float | None  # over solved pool tasks, each by its shortest valid plan
+    mean_reasoning_tokens: float | None  # over all pool traces
+    valid_traces: int
+    traces: int
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRow:
+    """The columns of a stored trace that summaries need."""
+
+    task_id: str
+    split: str
+    valid: bool
+    plan_length: int
+    reasoning_tokens: int
+
+
+def summarize_generation(
+    run: int,
+    generation: int,
+    rows: Sequence[TraceRow],
+    tasks: Mapping[str, str],
+    solved_before: set[str],
+    curated_size: int,
+) -> GenerationSummary:
+    """Return the summary of one generation from its traces (`tasks`: task_id -> split)."""
+    pool_rows = [r for r in rows if r.split == "pool"]
+    shortest: dict[str, int] = {}
+    heldout_solved = set()
+    for r in rows:
+        if not r.valid:
+            continue
+        if r.split == "pool":
+            shortest[r.task_id] = min(shortest.get(r.task_id, r.plan_length), r.plan_length)
+        else:
+            heldout_solved.add(r.task_id)
+    return GenerationSummary(
+        run=run,
+        generation=generation,
+        pool_tasks=sum(1 for s in tasks.values() if s == "pool"),
+        pool_solved=len(shortest),
+        heldout_tasks=sum(1 for s in tasks.values() if s == "heldout"),
+        heldout_solved=len(heldout_solved),
+        newly_solved=len(set(shortest) - solved_before),
+        curated_size=curated_size,
+        mean_plan_length=_mean(shortest.values()),
+        mean_reasoning_tokens=_mean(r.reasoning_tokens for r in pool_rows),
+        valid_traces=sum(1 for r in pool_rows if r.valid),
+        traces=len(pool_rows),
+    )
+
+
+def format_table(summaries: Sequence[GenerationSummary]) -> str:
+    """Return a paper-style table: one line per generation, means over runs."""
+    by_gen: dict[int, list[GenerationSummary]] = {}
+    for s in summaries:
+        by_gen.setdefault(s.generation, []).append(s)
+    head = ("gen", "pool solved", "held-out solved", "new", "curated", "plan len", "reas. tok")
+    lines = ["{:>3}  {:>14}  {:>15}  {:>6}  {:>7}  {:>8}  {:>9}".format(*head)]
+    for gen, group in sorted(by_gen.items()):
+        first = group[0]
+        lines.append(
+            "{:>3}  {:>14}  {:>15}  {:>6}  {:>7}  {:>8}  {:>9}".format(
+                gen,
+                f"{_fmt(fmean(s.pool_solved for s in group))}/{first.pool_tasks}",
+                f"{_fmt(fmean(s.heldout_solved for s in group))}/{first.heldout_tasks}",
+                _fmt(fmean(s.newly_solved for s in group)),
+                _fmt(fmean(s.curated_size for s in group)),
+                _fmt(_mean(s.mean_plan_length for s in group)),
+                _fmt(_mean(s.mean_reasoning_tokens for s in group)),
+            )
+        )
+    return "\n".join(lines)
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return fmean(kept) if kept else None
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
