@@ -72,6 +72,61 @@ def validate(
 
 # ---- run / resume (iterdeploy.loop) --------------------------------------------------------
 
+import pathlib  # noqa: E402  (qualified: other sections import their own names)
+import typing  # noqa: E402
+
+
+@app.command()
+def run(
+    preset: typing.Annotated[
+        str, typer.Option(help="Preset name (configs/*.toml) or a TOML path.")
+    ] = "quickstart",
+    set_: typing.Annotated[
+        list[str] | None, typer.Option("--set", help="Override a key: section.key=value.")
+    ] = None,
+    resume: typing.Annotated[
+        pathlib.Path | None, typer.Option(help="Continue this killed run folder instead.")
+    ] = None,
+    out: typing.Annotated[
+        pathlib.Path | None, typer.Option(help="Run folder (default runs/<run_id>).")
+    ] = None,
+) -> None:
+    """Run the loop: deploy, validate, curate and fine-tune the base, generation by generation."""
+    from iterdeploy.config import load_config
+    from iterdeploy.loop.orchestrator import resume_run, start_run
+
+    _log_to_stderr()
+    if resume is not None:
+        _print_run(resume_run(resume))
+    else:
+        _print_run(start_run(load_config(preset, set_ or []), out))
+
+
+@app.command(name="resume")
+def resume_command(
+    run_dir: typing.Annotated[pathlib.Path, typer.Argument(help="The run folder.")],
+) -> None:
+    """Continue a killed run where it stopped (same as `run --resume RUN`)."""
+    from iterdeploy.loop.orchestrator import resume_run
+
+    _log_to_stderr()
+    _print_run(resume_run(run_dir))
+
+
+def _print_run(folder: pathlib.Path) -> None:
+    from iterdeploy.loop.orchestrator import read_summaries
+    from iterdeploy.loop.stages import format_table
+
+    typer.echo(format_table(read_summaries(folder)))
+    typer.echo(f"run folder: {folder}")
+
+
+def _log_to_stderr() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+
 # ---- report / audit / lineage / promote / rollback / theory (iterdeploy.analysis) ----------
 
 from typing import Annotated  # noqa: E402  (kept in this section: it is the only user)
