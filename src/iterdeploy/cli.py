@@ -129,7 +129,103 @@ def _log_to_stderr() -> None:
 
 # ---- report / audit / lineage / promote / rollback / theory (iterdeploy.analysis) ----------
 
-from typing import Annotated  # noqa: E402  (kept in this section: it is the only user)
+from typing import Annotated  # noqa: E402  (each section imports what it uses)
+
+RunDir = Annotated[str, typer.Argument(help="A run folder (holds store.sqlite).", metavar="RUN")]
+RunIndex = Annotated[int, typer.Option("--run", help="Which run (repetition) of the folder.")]
+MaxDrop = Annotated[float, typer.Option(help="Gate: allowed drop of the solve rate (fraction).")]
+MaxGroupDrop = Annotated[
+    float, typer.Option(help="Gate: allowed drop of any domain/difficulty group (fraction).")
+]
+GateSplit = Annotated[str, typer.Option(help="Gate: tasks to measure, heldout or pool.")]
+
+
+@app.command()
+def report(
+    runs: Annotated[list[str], typer.Argument(help="Run folders (several: policies compared).")],
+    out: Annotated[str, typer.Option(help="Folder for report.html, PNGs and tables/.")],
+) -> None:
+    """Write report.html (self-contained), PNG plots and CSV/JSON tables for run folders."""
+    from iterdeploy.analysis.report import write_report
+
+    written = write_report(runs, out)
+    typer.echo(f"{written.html} ({len(written.figures)} figures, {len(written.tables)} files)")
+
+
+@app.command()
+def audit(run_dir: RunDir) -> None:
+    """Print the reward audit: what validation and curation favoured, and blind spots."""
+    from iterdeploy.analysis.audit import audit_run
+    from iterdeploy.analysis.metrics import format_table
+
+    typer.echo("\n\n".join(format_table(t) for t in audit_run(run_dir)))
+
+
+@app.command()
+def lineage(
+    run_dir: RunDir,
+    trace_id: Annotated[str, typer.Argument(help="RUN/GENERATION/TASK_ID/SAMPLE")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show where a trace came from (task, prompt, model, validator) and where it went."""
+    from iterdeploy.analysis.lineage import format_lineage, trace_lineage
+
+    found = trace_lineage(run_dir, trace_id)
+    typer.echo(found.to_json() if as_json else format_lineage(found))
+
+
+@app.command()
+def export(
+    run_dir: RunDir,
+    generation: Annotated[int, typer.Argument(help="The generation the set trained.")],
+    out: Annotated[str, typer.Option(help="Folder to write the snapshot to.")],
+    run: RunIndex = 0,
+) -> None:
+    """Export the curated set that trained GENERATION as JSONL, with its digest and lineage."""
+    from iterdeploy.analysis.lineage import export_dataset
+
+    done = export_dataset(run_dir, generation, out, run=run)
+    typer.echo(f"{done.path} ({done.size} examples, sha256 {done.digest})")
+
+
+@app.command()
+def promote(
+    run_dir: RunDir,
+    generation: Annotated[int, typer.Argument(help="The generation to deploy.")],
+    run: RunIndex = 0,
+    reason: Annotated[str, typer.Option(help="Why; stored with the decision.")] = "",
+    force: Annotated[bool, typer.Option(help="Deploy even if the gate fails.")] = False,
+    split: GateSplit = "heldout",
+    max_drop: MaxDrop = 0.0,
+    max_group_drop: MaxGroupDrop = 0.1,
+) -> None:
+    """Deploy GENERATION if it passes the release gate against the deployed one."""
+    from iterdeploy.analysis.governance import GateConfig
+    from iterdeploy.analysis.governance import promote as promote_generation
+
+    gate = GateConfig(split=split, max_drop=max_drop, max_group_drop=max_group_drop)
+    decision = promote_generation(run_dir, run, generation, gate, reason=reason, force=force)
+    typer.echo(f"deployed generation {generation}; gate: {decision.summary()}")
+
+
+@app.command()
+def rollback(
+    run_dir: RunDir,
+    run: RunIndex = 0,
+    to: Annotated[int | None, typer.Option(help="Generation to return to.")] = None,
+    gated: Annotated[bool, typer.Option(help="Return to the gate's last release.")] = False,
+    reason: Annotated[str, typer.Option(help="Why; stored with the decision.")] = "",
+    split: GateSplit = "heldout",
+    max_drop: MaxDrop = 0.0,
+    max_group_drop: MaxGroupDrop = 0.1,
+) -> None:
+    """Deploy an earlier generation again (default: the one deployed before); deletes nothing."""
+    from iterdeploy.analysis.governance import GateConfig
+    from iterdeploy.analysis.governance import rollback as rollback_to
+
+    gate = GateConfig(split=split, max_drop=max_drop, max_group_drop=max_group_drop)
+    row = rollback_to(run_dir, run, to=to, reason=reason, config=gate if gated else None)
+    typer.echo(f"run {run}: deployed generation {row.generation} ({row.reason})")
 
 
 @app.command()

@@ -1,0 +1,257 @@
+"""Read a run folder's store into plain records that the tables, plots and audit work on.
+
+Analysis only reads: it opens `store.sqlite` through `loop.store.Store` and never writes, except
+for the deployment pointer in `governance.py`. Only generations whose `evaluate` stage is done
+are loaded, so a run that is still going (or was killed) is analysed up to its last whole
+generation. Full model outputs are not loaded; plans, lengths, token counts and verdicts are.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from iterdeploy.errors import ConfigError, StoreError
+from iterdeploy.loop.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A task as analysis sees it."""
+
+    task_id: str
+    domain: str
+    split: str  # "pool" | "heldout"
+    difficulty: str
+    reference_length: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRecord:
+    """One stored trace without its text: verdict, plan and token counts."""
+
+    run: int
+    generation: int
+    task_id: str
+    sample: int
+    valid: bool
+    reason: str
+    plan: tuple[str, ...]
+    reasoning_tokens: int
+    truncated: bool
+    checks: tuple[tuple[str, bool], ...]  # counter-reward name -> passed, sorted by name
+
+    @property
+    def key(self) -> tuple[int, int, str, int]:
+        """Return the store's natural key (run, generation, task_id, sample)."""
+        return (self.run, self.generation, self.task_id, self.sample)
+
+    @property
+    def trace_id(self) -> str:
+        """Return the id `iterdeploy lineage` takes: run/generation/task_id/sample."""
+        return format_trace_id(*self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRecord:
+    """A curated set: what the model of (run, generation) was trained on."""
+
+    run: int
+    generation: int
+    policy: str
+    params: str  # JSON
+    digest: str
+    size: int
+    path: str  # relative to the run folder
+    sources: tuple[tuple[int, str, int], ...]  # (source generation, task_id, sample) per example
+
+
+@dataclass(frozen=True, slots=True)
+class RunData:
+    """Everything analysis needs from one run folder (which may hold several runs)."""
+
+    folder: Path
+    run_id: str
+    policy: str  # label of the curation policy, with its parameters when it has any
+    tasks: dict[str, TaskRecord]
+    traces: tuple[TraceRecord, ...]
+    datasets: tuple[DatasetRecord, ...]
+    generations: dict[int, tuple[int, ...]]  # run -> evaluated generations, ascending
+    solved_sets: dict[tuple[int, int, str], frozenset[str]]  # (run, generation, split) -> tasks
+    by_generation: dict[tuple[int, int], tuple[TraceRecord, ...]]  # (run, generation) -> traces
+
+    @property
+    def runs(self) -> list[int]:
+        return sorted(self.generations)
+
+    def solved(self, run: int, generation: int, split: str) -> frozenset[str]:
+        """Return the tasks of `split` with at least one valid trace in (run, generation)."""
+        return self.solved_sets.get((run, generation, split), frozenset())
+
+    def traces_of(self, run: int, generation: int, split: str | None = None) -> list[TraceRecord]:
+        """Return the traces of (run, generation), of one split if `split` is given."""
+        rows = self.by_generation.get((run, generation), ())
+        return [t for t in rows if split is None or self.tasks[t.task_id].split == split]
+
+    def split_tasks(self, split: str) -> list[TaskRecord]:
+        return [t for t in self.tasks.values() if t.split == split]
+
+    def dataset(self, run: int, generation: int) -> DatasetRecord | None:
+        return next((d for d in self.datasets if (d.run, d.generation) == (run, generation)), None)
+
+
+def format_trace_id(run: int, generation: int, task_id: str, sample: int) -> str:
+    """Return a trace id, e.g. "0/2/blocksworld-0007/3"."""
+    return f"{run}/{generation}/{task_id}/{sample}"
+
+
+def parse_trace_id(text: str) -> tuple[int, int, str, int]:
+    """Return (run, generation, task_id, sample) from a trace id."""
+    parts = text.strip().split("/")
+    try:
+        if len(parts) < 4:
+            raise ValueError("too few parts")
+        return int(parts[0]), int(parts[1]), "/".join(parts[2:-1]), int(parts[-1])
+    except ValueError as exc:
+        raise ConfigError(
+            f"trace id {text!r} is not RUN/GENERATION/TASK_ID/SAMPLE, e.g. 0/2/blocksworld-0007/3"
+            " (the report's tables list trace ids)"
+        ) from exc
+
+
+def open_store(folder: str | Path) -> Store:
+    """Return the store of run folder `folder`, with an error naming the folder if absent."""
+    path = Path(folder)
+    if not (path / Store.FILENAME).is_file():
+        raise StoreError(
+            f"{path} is not a run folder (no {Store.FILENAME}); pass the folder that "
+            "`iterdeploy run` printed"
+        )
+    return Store(path / Store.FILENAME)
+
+
+def load_run(folder: str | Path) -> RunData:
+    """Return the evaluated generations of the run folder `folder` as records."""
+    folder = Path(folder)
+    with open_store(folder) as store:
+        generations = _evaluated(store)
+        if not generations:
+            raise StoreError(
+                f"{folder} has no evaluated generation yet; run `iterdeploy resume {folder}`"
+            )
+        tasks = {
+            r["task_id"]: TaskRecord(
+                r["task_id"], r["domain"], r["split"], r["difficulty"], r["reference_length"]
+            )
+            for r in store.query(
+                "SELECT task_id, domain, split, difficulty, reference_length FROM tasks"
+            )
+        }
+        traces = tuple(
+            _trace(r)
+            for r in store.query(
+                "SELECT run, generation, task_id, sample, valid, reason, plan, reasoning_tokens,"
+                " truncated, checks FROM traces ORDER BY run, generation, task_id, sample"
+            )
+            if r["generation"] in generations.get(r["run"], ())
+        )
+        datasets = _datasets(store)
+        run_id = store.get_meta("run_id") or folder.name
+    policy = _policy_label(datasets, folder)
+    solved: dict[tuple[int, int, str], set[str]] = defaultdict(set)
+    grouped: dict[tuple[int, int], list[TraceRecord]] = defaultdict(list)
+    for t in traces:
+        grouped[(t.run, t.generation)].append(t)
+        if t.valid:
+            solved[(t.run, t.generation, tasks[t.task_id].split)].add(t.task_id)
+    log.info(
+        "loaded %s: %d runs, %d tasks, %d traces, %d datasets",
+        folder,
+        len(generations),
+        len(tasks),
+        len(traces),
+        len(datasets),
+    )
+    frozen = {key: frozenset(ids) for key, ids in solved.items()}
+    by_generation = {key: tuple(rows) for key, rows in grouped.items()}
+    return RunData(
+        folder, run_id, policy, tasks, traces, datasets, generations, frozen, by_generation
+    )
+
+
+def _evaluated(store: Store) -> dict[int, tuple[int, ...]]:
+    out: dict[int, list[int]] = defaultdict(list)
+    for r in store.query(
+        "SELECT run, generation FROM stages WHERE stage = 'evaluate' ORDER BY run, generation"
+    ):
+        out[r["run"]].append(r["generation"])
+    # Keep each run's generations up to its first gap: a later one cannot exist without it.
+    return {
+        run: tuple(g for i, g in enumerate(gens) if gens[: i + 1] == list(range(i + 1)))
+        for run, gens in out.items()
+    }
+
+
+def _trace(r) -> TraceRecord:
+    checks = json.loads(r["checks"]) if r["checks"] else {}
+    return TraceRecord(
+        run=r["run"],
+        generation=r["generation"],
+        task_id=r["task_id"],
+        sample=r["sample"],
+        valid=bool(r["valid"]),
+        reason=r["reason"],
+        plan=tuple(json.loads(r["plan"])),
+        reasoning_tokens=r["reasoning_tokens"],
+        truncated=bool(r["truncated"]),
+        checks=tuple(sorted((str(k), bool(v)) for k, v in checks.items())),
+    )
+
+
+def _datasets(store: Store) -> tuple[DatasetRecord, ...]:
+    sources: dict[tuple[int, int], list[tuple[int, str, int]]] = defaultdict(list)
+    for r in store.query(
+        "SELECT run, generation, task_id, source_generation, sample FROM dataset_examples"
+        " ORDER BY run, generation, position"
+    ):
+        sources[(r["run"], r["generation"])].append(
+            (r["source_generation"], r["task_id"], r["sample"])
+        )
+    return tuple(
+        DatasetRecord(
+            r["run"],
+            r["generation"],
+            r["policy"],
+            r["params"],
+            r["digest"],
+            r["size"],
+            r["path"],
+            tuple(sources[(r["run"], r["generation"])]),
+        )
+        for r in store.query("SELECT * FROM datasets ORDER BY run, generation")
+    )
+
+
+def _policy_label(datasets: tuple[DatasetRecord, ...], folder: Path) -> str:
+    if not datasets:
+        return _policy_from_config(folder)
+    first = datasets[0]
+    params = json.loads(first.params)
+    if not params:
+        return first.policy
+    return first.policy + "(" + ", ".join(f"{k}={v}" for k, v in sorted(params.items())) + ")"
+
+
+def _policy_from_config(folder: Path) -> str:
+    # A run with no curated set yet (generation 0 only) names its policy in config.toml.
+    from iterdeploy.config import read_toml
+
+    path = folder / "config.toml"
+    if path.is_file():
+        return str(read_toml(path).get("curation", {}).get("policy", "paper"))
+    return "unknown"
