@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from iterdeploy.pddl.validate import Checker, Reason, Verdict
+from iterdeploy.pddl.parser import parse_domain, parse_problem
+from iterdeploy.pddl.validate import Checker, Reason, Verdict, prepare
 
 TOWER_SOLUTION = ["(unstack b3 b2)", "(putdown b3)", "(unstack b2 b1)", "(putdown b2)"]
 
@@ -89,3 +90,23 @@ def test_applicable_uses_supertypes_and_constants(typed_checker: Checker) -> Non
         "(load c1 t1 a)",
         "(load c2 p1 b)",
     ]
+
+
+SWITCH_DOMAIN = """(define (domain switch) (:requirements :action-costs)
+  (:predicates (on) (done))
+  (:functions (total-cost) - number)
+  (:action flip :parameters () :precondition (not (on))
+    :effect (and (on) (increase (total-cost) 5)))
+  (:action finish :parameters () :precondition (on) :effect (done)))"""
+
+
+@pytest.mark.parametrize(
+    ("metric", "init_cost", "cost"),
+    [("(:metric minimize (total-cost))", "(= (total-cost) 0)", 5.0), ("", "", 2.0)],
+)
+def test_cost_follows_the_metric(metric: str, init_cost: str, cost: float) -> None:
+    """Under total-cost an action without `increase` is free; without a metric cost = length."""
+    problem = f"(define (problem s) (:domain switch) (:init {init_cost}) (:goal (done)) {metric})"
+    checker = prepare(parse_domain(SWITCH_DOMAIN), parse_problem(problem))
+    verdict = checker.validate(["(flip)", "(finish)"])
+    assert verdict.valid and verdict.cost == cost

@@ -14,6 +14,8 @@ _STEP = re.compile(
     r"^\s*(?:\d+(?:\.\d*)?\s*:\s*)?\(\s*([^()\s;][^();]*?)\s*\)\s*(?:\[\s*\d+(?:\.\d*)?\s*\])?\s*$"
 )
 
+_SPECIAL = frozenset("();")
+
 
 def plan_lines(text: str) -> list[str]:
     """Return the step lines of a plan file: blank lines and `;` comments dropped.
@@ -36,10 +38,16 @@ def parse_step(line: str) -> tuple[str, tuple[str, ...]] | None:
     >>> parse_step("unstack b a") is None
     True
     """
-    match = _STEP.match(line)
-    if match is None:
+    inner = line[1:-1]
+    if line[:1] == "(" and line[-1:] == ")" and not _SPECIAL.intersection(inner):
+        words = inner.lower().split()  # the common case, without the regex
+    else:
+        match = _STEP.match(line)
+        if match is None:
+            return None
+        words = match.group(1).lower().split()
+    if not words:
         return None
-    words = match.group(1).lower().split()
     return words[0], tuple(words[1:])
 
 

@@ -98,24 +98,19 @@ class _Schema:
     def __init__(self, action: Action, types: list[tuple[str, ...]], compile_atom) -> None:
         self.action = action
         self.types = types
-        self.pos = [
-            compile_atom(lit.atom)
-            for lit in action.precondition
-            if lit.positive and lit.atom.predicate != "="
-        ]
-        self.neg = [
-            compile_atom(lit.atom)
-            for lit in action.precondition
-            if not lit.positive and lit.atom.predicate != "="
-        ]
+        pre = [lit for lit in action.precondition if lit.atom.predicate != "="]
+        # Bound `str.format` methods: grounding a step is then a handful of calls.
+        self.pos = [compile_atom(lit.atom).format for lit in pre if lit.positive]
+        self.neg = [compile_atom(lit.atom).format for lit in pre if not lit.positive]
         self.eq = [
             (compile_atom(lit.atom), lit.positive)
             for lit in action.precondition
             if lit.atom.predicate == "="
         ]
-        self.add = [compile_atom(atom) for atom in action.add]
-        self.delete = [compile_atom(atom) for atom in action.delete]
-        self.cost = compile_atom(action.cost.fluent) if action.cost and action.cost.fluent else None
+        self.add = [compile_atom(atom).format for atom in action.add]
+        self.delete = [compile_atom(atom).format for atom in action.delete]
+        fluent = action.cost.fluent if action.cost is not None else None
+        self.cost = compile_atom(fluent) if fluent is not None else None
 
 
 def prepare(domain: Domain, problem: Problem) -> Checker:
@@ -210,7 +205,7 @@ class Checker:
         lines = plan_lines(plan) if isinstance(plan, str) else [str(s).strip() for s in plan]
         length = len(lines)
         state = set(self._init)
-        cost = 0.0
+        cost = self._numeric.get(f"({TOTAL_COST})", 0.0)
         for index, line in enumerate(lines):
             ground = self._cache.get(line)
             if ground is None:
@@ -330,20 +325,22 @@ class Checker:
                 static_fail.append(
                     f"(= {left} {right})" if positive else f"(not (= {left} {right}))"
                 )
-        cost: float | None = 1.0
-        if schema.action.cost is not None:
-            if schema.cost is None:
+        cost: float | None = 1.0  # unit cost unless the problem minimises total-cost
+        if self._uses_cost:
+            if schema.action.cost is None:
+                cost = 0.0
+            elif schema.cost is None:
                 cost = schema.action.cost.value or 0.0
             else:
                 cost = self._numeric.get(schema.cost.format(*args))
         return _Ground(
             text,
-            frozenset(fmt.format(*args) for fmt in schema.pos),
-            frozenset(fmt.format(*args) for fmt in schema.neg),
+            frozenset([f(*args) for f in schema.pos]),
+            frozenset([f(*args) for f in schema.neg]),
             tuple(static_fail),
-            frozenset(fmt.format(*args) for fmt in schema.add),
-            frozenset(fmt.format(*args) for fmt in schema.delete),
-            cost if self._uses_cost or cost is None else 1.0,
+            frozenset([f(*args) for f in schema.add]),
+            frozenset([f(*args) for f in schema.delete]),
+            cost,
         )
 
     def _split(self, atom: str) -> tuple[str, tuple[str, ...]]:

@@ -1,0 +1,121 @@
+"""Validator speed: ours vs unified-planning's SequentialPlanValidator, same plans, one run.
+
+Usage: nice .venv/bin/python bench/validate.py [--blocks 12] [--repeat 5]
+
+Corpus: IPC-2023 Blocksworld reference solutions of 80-120 steps, plus one mutation of each
+(drop, swap, replace-arg, truncate in turn), so about half the plans are invalid. For each
+plan we time, side by side:
+- ours, warm: a prepared checker that has seen the plan before (the loop's case: one task,
+  many samples sharing steps); median over --repeat rounds;
+- ours, cold: a freshly prepared checker (grounding every step; preparation not timed);
+- unified-planning: plan parsing + SequentialPlanValidator on a problem parsed once.
+Prints per-plan medians, plans/s and the ratios UP/ours, plus prepare and parse times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import time
+from pathlib import Path
+from statistics import median
+
+from iterdeploy.pddl.mutate import MUTATIONS, mutate_plan
+from iterdeploy.pddl.parser import load_domain, load_problem
+from iterdeploy.pddl.plan import plan_lines
+from iterdeploy.pddl.validate import prepare
+
+ROOT = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "ipc2023-learning"
+
+
+def corpus(count: int) -> list[tuple[Path, list[str]]]:
+    """Return (problem path, steps) for `count` tasks: the reference plan and one mutation."""
+    solutions = sorted((ROOT / "solutions" / "blocksworld").glob("*/*/*.plan"))
+    chosen = []
+    for path in solutions:
+        steps = plan_lines(path.read_text())
+        if 80 <= len(steps) <= 120:
+            chosen.append(
+                (ROOT / "blocksworld" / path.parts[-3] / path.parts[-2] / path.name, steps)
+            )
+    rng = random.Random(0)
+    out = []
+    for index, (plan_path, steps) in enumerate(chosen[:count]):
+        problem = plan_path.with_suffix(".pddl")
+        objects = sorted(o.name for o in load_problem(problem).objects)
+        out.append((problem, steps))
+        out.append((problem, mutate_plan(rng, steps, objects, MUTATIONS[index % 4])[1]))
+    return out
+
+
+def time_ours(plans: list[tuple[Path, list[str]]], repeat: int) -> tuple[list, list, list, list]:
+    """Return per-plan seconds (warm, cold), prepare seconds, and the verdicts."""
+    domain = load_domain(ROOT / "blocksworld" / "domain.pddl")
+    warm, cold, prep, verdicts = [], [], [], []
+    for problem_path, steps in plans:
+        problem = load_problem(problem_path)
+        start = time.perf_counter()
+        checker = prepare(domain, problem)
+        prep.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        verdicts.append(checker.validate(steps))
+        cold.append(time.perf_counter() - start)
+        rounds = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            checker.validate(steps)
+            rounds.append(time.perf_counter() - start)
+        warm.append(median(rounds))
+    return warm, cold, prep, verdicts
+
+
+def time_up(plans: list[tuple[Path, list[str]]]) -> tuple[list, list, list]:
+    """Return per-plan seconds (parse plan + validate), problem-parse seconds, validity."""
+    from unified_planning.engines.plan_validator import SequentialPlanValidator
+    from unified_planning.engines.results import ValidationResultStatus
+    from unified_planning.io import PDDLReader
+    from unified_planning.shortcuts import get_environment
+
+    get_environment().credits_stream = None
+    logging.getLogger("unified_planning").setLevel(logging.ERROR)
+    reader, validator = PDDLReader(), SequentialPlanValidator()
+    per_plan, parse, valid = [], [], []
+    for problem_path, steps in plans:
+        start = time.perf_counter()
+        problem = reader.parse_problem(str(ROOT / "blocksworld" / "domain.pddl"), str(problem_path))
+        parse.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        plan = reader.parse_plan_string(problem, "\n".join(steps) + "\n")
+        result = validator.validate(problem, plan)
+        per_plan.append(time.perf_counter() - start)
+        valid.append(result.status == ValidationResultStatus.VALID)
+    return per_plan, parse, valid
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=12, help="tasks (2 plans each)")
+    parser.add_argument("--repeat", type=int, default=5, help="warm rounds per plan")
+    args = parser.parse_args()
+    plans = corpus(args.blocks)
+    steps = median(len(s) for _, s in plans)
+    warm, cold, prep, verdicts = time_ours(plans, args.repeat)
+    up, up_parse, up_valid = time_up(plans)
+    agree = sum(v.valid == u for v, u in zip(verdicts, up_valid, strict=True))
+    print(f"plans: {len(plans)} (median {steps} steps), {sum(up_valid)} valid; agree {agree}")
+    rows = [
+        ("ours, warm", median(warm)),
+        ("ours, cold", median(cold)),
+        ("unified-planning", median(up)),
+    ]
+    for name, seconds in rows:
+        print(f"{name:18s} {seconds * 1e3:9.3f} ms/plan {1 / seconds:11.0f} plans/s")
+    print(f"ratio UP / ours warm: {median(up) / median(warm):8.0f}x")
+    print(f"ratio UP / ours cold: {median(up) / median(cold):8.0f}x")
+    print(f"prepare (ours): {median(prep) * 1e3:.2f} ms/task", end="; ")
+    print(f"parse problem (UP): {median(up_parse) * 1e3:.1f} ms/task")
+
+
+if __name__ == "__main__":
+    main()
