@@ -73,10 +73,20 @@ def test_applicable_is_sorted_and_consistent_with_validate(blocks_checker: Check
         actions = blocks_checker.applicable(state)
         assert actions == sorted(actions)
         for action in actions:  # every listed action passes the validator from this state
+            assert blocks_checker.is_applicable(state, action)
             assert blocks_checker.validate([*plan, action]).reason in (
                 Reason.OK,
                 Reason.GOAL_NOT_REACHED,
             )
+        others = [
+            f"({n} {a} {b})"
+            for n in ("stack", "unstack")
+            for a in "b1 b2 b3".split()
+            for b in "b1 b2 b3".split()
+        ] + [f"({n} {a})" for n in ("pickup", "putdown") for a in "b1 b2 b3".split()]
+        assert [a for a in others if blocks_checker.is_applicable(state, a)] == [
+            a for a in others if a in actions
+        ]
         plan.append(rng.choice(actions))
         state = blocks_checker.apply(state, plan[-1])
     assert blocks_checker.validate(plan).valid == blocks_checker.is_goal(state)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from iterdeploy.errors import ConfigError, IterdeployError
-from iterdeploy.pddl.parser import load_domain, load_problem
+from iterdeploy.pddl.parser import load_domain, load_problem, read_file
 from iterdeploy.pddl.validate import Checker, Verdict, prepare
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def validate_files(
 ) -> Verdict:
     """Return the verdict of the plan file at `plan`; raise on unreadable or malformed input."""
     checker = prepare(load_domain(domain), load_problem(problem))
-    return checker.validate(_read_plan(plan), log=log)
+    return checker.validate(read_file(plan, "plan"), log=log)
 
 
 def validate_batch(path: str | Path) -> Iterator[dict[str, object]]:
@@ -127,15 +127,6 @@ def _validate_line(
         if len(checkers) >= _CHECKERS_KEPT:
             checkers.clear()
         checkers[key] = prepare(load_domain(paths[0]), load_problem(paths[1]))
-    record = checkers[key].validate(_read_plan(paths[2])).to_dict()
+    record = checkers[key].validate(read_file(paths[2], "plan")).to_dict()
     record.update({k: entry[k] for k in ("domain", "problem", "plan")})
     return record
-
-
-def _read_plan(path: str | Path) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read plan file {str(path)!r}: {exc.strerror}; check the path"
-        ) from exc

@@ -41,12 +41,12 @@ _SUPPORTED_NOTE = "iterdeploy supports STRIPS, typing, negation, equality and ac
 
 def load_domain(path: str | Path) -> Domain:
     """Return the domain parsed from the file at `path`."""
-    return parse_domain(_read(path), filename=str(path))
+    return parse_domain(read_file(path), filename=str(path))
 
 
 def load_problem(path: str | Path) -> Problem:
     """Return the problem parsed from the file at `path`."""
-    return parse_problem(_read(path), filename=str(path))
+    return parse_problem(read_file(path), filename=str(path))
 
 
 def parse_domain(text: str, filename: str = "<domain>") -> Domain:
@@ -111,12 +111,13 @@ def parse_problem(text: str, filename: str = "<problem>") -> Problem:
 # ---- structure --------------------------------------------------------------------------
 
 
-def _read(path: str | Path) -> str:
+def read_file(path: str | Path, what: str = "PDDL") -> str:
+    """Return the text of a PDDL or plan file; raise `ConfigError` if it cannot be read."""
     try:
         return Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise ConfigError(
-            f"cannot read PDDL file {str(path)!r}: {exc.strerror}; check the path"
+            f"cannot read {what} file {str(path)!r}: {exc.strerror}; check the path"
         ) from exc
 
 

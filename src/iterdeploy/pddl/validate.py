@@ -181,6 +181,11 @@ class Checker:
             raise ValueError(f"cannot apply {action!r}: {ground.detail}")
         return (state - ground.delete) | ground.add
 
+    def is_applicable(self, state: frozenset[str] | set[str], action: str) -> bool:
+        """Return whether `action` (a plan line) names a ground action applicable in `state`."""
+        ground = self._ground(action)
+        return isinstance(ground, _Ground) and self._holds(ground, state)
+
     def applicable(self, state: frozenset[str] | set[str]) -> list[str]:
         """Return the ground actions applicable in `state`, sorted, as `(name arg ...)` text."""
         if self._successors is None:
@@ -262,9 +267,14 @@ class Checker:
         )
 
     @staticmethod
+    @staticmethod
     def _holds(ground: _Ground, state: frozenset[str] | set[str]) -> bool:
+        """Return whether the step passes in `state`, exactly as `validate` decides."""
         return (
-            not ground.static_fail and ground.pre_pos <= state and ground.pre_neg.isdisjoint(state)
+            not ground.static_fail
+            and ground.cost is not None
+            and ground.pre_pos <= state
+            and ground.pre_neg.isdisjoint(state)
         )
 
     # ---- grounding ---------------------------------------------------------------------------
