@@ -15,6 +15,7 @@ from statistics import fmean, median
 from typing import TYPE_CHECKING
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -37,7 +38,7 @@ def plot_solved(groups: Sequence[Group], path: Path) -> Path:
             ax.fill_between(gens, [min(c) for c in counts], [max(c) for c in counts], alpha=0.2)
         total = len(groups[0].tasks(split))
         _style(ax, f"{split} tasks solved (of {total})", "tasks solved")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left")
     return _save(fig, path)
 
 
@@ -88,6 +89,7 @@ def plot_length_ratio(groups: Sequence[Group], path: Path) -> Path:
     fig = _figure(len(groups), width=5.5)
     for ax, g in zip(fig.axes, groups, strict=True):
         per_gen: dict[int, list[float]] = defaultdict(list)
+        lines = []
         for data, run in g.members:
             series: dict[str, dict[int, float]] = defaultdict(dict)
             for gen in g.generations:
@@ -99,9 +101,11 @@ def plot_length_ratio(groups: Sequence[Group], path: Path) -> Path:
                 if len(points) < 2:
                     continue
                 xs = sorted(points)
-                ax.plot(xs, [points[x] for x in xs], color="tab:gray", alpha=0.15, lw=0.8)
+                lines.append([(x, points[x]) for x in xs])
                 for x in xs:
                     per_gen[x].append(points[x])
+        # One collection for all tasks: thousands of separate lines would dominate draw time.
+        ax.add_collection(LineCollection(lines, colors="tab:gray", alpha=0.15, linewidths=0.8))
         if per_gen:
             xs = sorted(per_gen)
             ax.plot(
@@ -112,7 +116,7 @@ def plot_length_ratio(groups: Sequence[Group], path: Path) -> Path:
                 lw=2,
                 label="median",
             )
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=8, loc="upper left")
         ax.axhline(1.0, color="black", lw=0.8, ls="--")
         _style(ax, f"plan length / reference, tasks solved in 2+ generations ({g.policy})", "ratio")
     return _save(fig, path)
@@ -136,7 +140,7 @@ def plot_tokens(groups: Sequence[Group], path: Path) -> Path:
         ax.plot(gens, [fmean(v) for v in per_run], marker="o", label=g.policy)
         ax.fill_between(gens, [min(v) for v in per_run], [max(v) for v in per_run], alpha=0.2)
     _style(ax, "mean reasoning tokens per trace (pool)", "tokens")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     return _save(fig, path)
 
 
