@@ -54,6 +54,7 @@ class Domain:
     ladder: tuple[Ranges, ...]
     source: str  # the benchmark file whose semantics this domain follows
     description: str = field(default="")
+    optimal_first: bool = False  # reference planner: try astar(lmcut) before lama-first
 
     @property
     def domain_pddl(self) -> str:

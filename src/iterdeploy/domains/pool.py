@@ -74,12 +74,14 @@ def build_pool(
     planner: PlannerConfig | None = None,
     jobs: int | None = None,
     force: bool = False,
+    max_attempts: int = 25,
 ) -> Path:
     """Build (or find up to date) a pool of `size` tasks of `domain` in `out`; return `out`.
 
     `levels` restricts the difficulty ladder (default: every level); tasks are spread evenly
     over the levels in order. `heldout` is the fraction of each level put in the held-out split.
     A complete pool with the same settings is left untouched; a different one needs `force`.
+    A task whose planner call fails `max_attempts` times (each a new draw) stops the build.
     """
     dom = DOMAINS.get(domain)
     planner = planner or PlannerConfig()
@@ -101,7 +103,8 @@ def build_pool(
     scratch = make_scratch(out)
     try:
         started = time.perf_counter()
-        records, stats = solve_tasks(dom, size, seed, levels, planner, jobs or os.cpu_count() or 1)
+        jobs = jobs or os.cpu_count() or 1
+        records, stats = solve_tasks(dom, size, seed, levels, planner, jobs, max_attempts)
         assign_split(records, seed, heldout)
         stats["wall_seconds"] = round(time.perf_counter() - started, 3)
         write_pool(scratch, dom, records, key, stats)
@@ -170,7 +173,13 @@ def make_scratch(out: Path) -> Path:
 
 
 def solve_tasks(
-    dom: Domain, size: int, seed: int, levels: list[int], planner: PlannerConfig, jobs: int
+    dom: Domain,
+    size: int,
+    seed: int,
+    levels: list[int],
+    planner: PlannerConfig,
+    jobs: int,
+    max_attempts: int = _MAX_ATTEMPTS,
 ) -> tuple[list[dict], dict]:
     """Return the manifest records of all tasks (in index order) and per-level build stats."""
     records: dict[int, dict] = {}
@@ -193,9 +202,9 @@ def solve_tasks(
                 replaced = {"index": draw.index, "attempt": draw.attempt, "reason": answer.status}
                 log.warning("task %d of %s replaced: %s", draw.index, dom.name, answer.status)
                 stats["replaced"].append(replaced)
-                if draw.attempt + 1 >= _MAX_ATTEMPTS:
+                if draw.attempt + 1 >= max_attempts:
                     raise ConfigError(
-                        f"{dom.name}: task {draw.index} (level {draw.level}) failed {_MAX_ATTEMPTS}"
+                        f"{dom.name}: task {draw.index} (level {draw.level}) failed {max_attempts}"
                         f" planner attempts (last: {answer.status}); raise the planner time limit"
                         " or restrict the levels"
                     )
@@ -246,7 +255,7 @@ def _solve(job: tuple[str, str, PlannerConfig]) -> _Solved:
     name, problem, planner = job
     dom = DOMAINS.get(name)
     checker = _checker(name, problem)
-    result = find_plan(dom.domain_pddl, problem, planner, checker)
+    result = find_plan(dom.domain_pddl, problem, planner, checker, dom.optimal_first)
     if result.plan is None:
         return _Solved(None, False, result.seconds, result.status, "")
     if not result.plan:
