@@ -68,6 +68,65 @@ def validate(
 
 # ---- tasks (iterdeploy.domains) ------------------------------------------------------------
 
+from pathlib import Path as _TasksPath  # noqa: E402  (each section imports what it uses)
+from typing import Annotated as _TasksArg  # noqa: E402
+
+
+@tasks_app.command("build")
+def tasks_build(
+    domain: _TasksArg[str, typer.Option(help="Domain, e.g. blocksworld, rovers, sokoban.")],
+    out: _TasksArg[_TasksPath, typer.Option(help="Pool folder to write.")],
+    size: _TasksArg[int, typer.Option(help="Number of tasks.")] = 1000,
+    seed: _TasksArg[int, typer.Option(help="Seed of problems and split.")] = 0,
+    max_level: _TasksArg[int | None, typer.Option(help="Use difficulty levels 0..N only.")] = None,
+    heldout: _TasksArg[float, typer.Option(help="Held-out fraction per level.")] = 0.2,
+    time_limit: _TasksArg[float, typer.Option(help="lama-first seconds per task.")] = 30.0,
+    jobs: _TasksArg[int | None, typer.Option(help="Planner processes (default: cores).")] = None,
+    force: _TasksArg[bool, typer.Option(help="Replace a different pool in --out.")] = False,
+) -> None:
+    """Build a task pool: seeded problems over the difficulty ladder, reference plans, split."""
+    import logging
+
+    from iterdeploy.domains.planner import PlannerConfig
+    from iterdeploy.domains.pool import build_pool, load_pool
+    from iterdeploy.domains.summary import describe_pool
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    levels = None if max_level is None else range(max_level + 1)
+    planner = PlannerConfig(time_limit=time_limit)
+    path = build_pool(
+        domain,
+        size,
+        seed,
+        out,
+        levels=levels,
+        heldout=heldout,
+        planner=planner,
+        jobs=jobs,
+        force=force,
+    )
+    typer.echo(describe_pool(load_pool(path)) + f"\npool folder: {path}")
+
+
+@tasks_app.command("show")
+def tasks_show(pool: _TasksArg[_TasksPath, typer.Argument(help="A pool folder.")]) -> None:
+    """Print a pool's tasks per split and difficulty and a histogram of plan lengths."""
+    from iterdeploy.domains.pool import load_pool
+    from iterdeploy.domains.summary import describe_pool
+
+    typer.echo(describe_pool(load_pool(pool)))
+
+
+@tasks_app.command("domains")
+def tasks_domains() -> None:
+    """List the domains with their generator parameters and difficulty levels."""
+    from iterdeploy.domains import DOMAINS
+
+    for name in DOMAINS.names():
+        dom = DOMAINS.get(name)
+        typer.echo(f"{name:<12} {len(dom.ladder)} levels  {', '.join(dom.parameters)}")
+
+
 # ---- model (iterdeploy.embedded, iterdeploy.generation, iterdeploy.training) ---------------
 
 # ---- run / resume (iterdeploy.loop) --------------------------------------------------------
