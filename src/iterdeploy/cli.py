@@ -294,7 +294,11 @@ def theory(
     lm: Annotated[bool, typer.Option(help="Also check on a tiny random Qwen3 model.")] = True,
 ) -> int:
     """Check numerically that SFT on valid traces is REINFORCE (propositions 1 and 2)."""
-    from iterdeploy.analysis.theory import format_checks, run_checks
+    from iterdeploy.registry import load_object
+
+    # Through load_object: without torch the error names `pip install 'iterdeploy[hf]'`.
+    run_checks = load_object("iterdeploy.analysis.theory:run_checks", "iterdeploy theory")
+    from iterdeploy.analysis.theory import format_checks
 
     checks = run_checks(seed=seed, samples=samples, lm=lm)
     typer.echo(format_checks(checks))

@@ -61,9 +61,10 @@ def test_difficulty_rows_add_up_to_the_totals(groups):
     }
     levels = metrics.solved_per_difficulty(groups, "pool").records()
     assert {r["difficulty"] for r in levels} == {"0", "1", "2"}
-    for key, total in totals.items():
-        parts = [r["mean"] for r in levels if (r["policy"], r["generation"]) == key]
+    for (policy, gen), total in totals.items():
+        parts = [r[f"g{gen}"] for r in levels if r["policy"] == policy]
         assert sum(parts) == pytest.approx(total, abs=0.02)
+        assert all(0 <= r[f"g{gen}"] <= r["tasks"] for r in levels)
 
 
 def test_curated_sizes_and_ablation_match_the_datasets_table(run_folders, groups, sql):

@@ -11,6 +11,7 @@ reference length, and whether curation kept them.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -102,10 +103,12 @@ def compare(sets: dict[str, list[tuple[RunData, TraceRecord]]], label: str) -> T
 
 def selection(sets: dict[str, list[tuple[RunData, TraceRecord]]], label: str) -> Table:
     """Return selection rates per bin of each feature: the implicit reward as a table."""
-    token_cuts = _cuts([t.reasoning_tokens for _, t in sets["all"]])
+    cuts = _cuts([t.reasoning_tokens for _, t in sets["all"]])
+    edges = [float("-inf"), *cuts, float("inf")]
+    token_bins = [f"q[{_num(lo)}, {_num(hi)})" for lo, hi in zip(edges, edges[1:], strict=False)]
     features: dict[str, Callable[[RunData, TraceRecord], str]] = {
         "plan length / reference": lambda d, t: _ratio_bin(ratio(d, t), t),
-        "reasoning tokens": lambda d, t: _token_bin(t.reasoning_tokens, token_cuts),
+        "reasoning tokens": lambda d, t: token_bins[bisect_right(cuts, t.reasoning_tokens)],
         "difficulty": lambda d, t: d.tasks[t.task_id].difficulty,
         "domain": lambda d, t: d.tasks[t.task_id].domain,
         "source generation": lambda d, t: str(t.generation),
@@ -156,7 +159,12 @@ def selection(sets: dict[str, list[tuple[RunData, TraceRecord]]], label: str) ->
 
 def actions(sets: dict[str, list[tuple[RunData, TraceRecord]]], label: str) -> Table:
     """Return the share of each action name among the steps of all, valid and curated plans."""
-    counts = {name: Counter(_action(s) for _, t in sets[name] for s in t.plan) for name in SETS}
+    # Count steps first: plans repeat the same ground steps, so each is parsed once.
+    steps = {name: Counter(s for _, t in sets[name] for s in t.plan) for name in SETS}
+    counts = {name: Counter() for name in SETS}
+    for name, by_step in steps.items():
+        for step, n in by_step.items():
+            counts[name][_action(step)] += n
     totals = {name: sum(c.values()) for name, c in counts.items()}
     rows = tuple(
         (
@@ -333,14 +341,6 @@ def _ratio_bin(r: float | None, t: TraceRecord) -> str:
 
 def _cuts(values: Sequence[int]) -> list[float]:
     return sorted(set(quantiles(values, n=4))) if len(values) >= 2 else []
-
-
-def _token_bin(value: int, cuts: Sequence[float]) -> str:
-    edges = [float("-inf"), *cuts, float("inf")]
-    for lo, hi in zip(edges, edges[1:], strict=False):
-        if lo <= value < hi:
-            return f"q[{_num(lo)}, {_num(hi)})"
-    return "?"
 
 
 def _num(x: float) -> str:

@@ -148,20 +148,23 @@ def headline(groups: Sequence[Group], split: str) -> Table:
 
 
 def solved_per_difficulty(groups: Sequence[Group], split: str) -> Table:
-    """Return mean solved per (domain, difficulty) and generation, for each policy."""
+    """Return mean solved per (domain, difficulty), one column per generation, per policy."""
+    gens = range(max(len(g.generations) for g in groups))
     rows = []
     for g in groups:
         by_level = _by_group(g.tasks(split), ("domain", "difficulty"))
         for (domain, level), ids in sorted(by_level.items(), key=lambda kv: _level_key(kv[0])):
-            for gen in g.generations:
-                mean = fmean(len(s & ids) for s in g.solved(gen, split))
-                rows.append(
-                    (g.policy, domain, level, gen, len(ids), _r(mean), _rate(mean, len(ids)))
-                )
+            means = [
+                _r(fmean(len(s & ids) for s in g.solved(gen, split)))
+                if gen in g.generations
+                else None
+                for gen in gens
+            ]
+            rows.append((g.policy, domain, level, len(ids), *means))
     return Table(
         f"difficulty_{split}",
-        f"Solved {split} tasks per difficulty level (mean over runs)",
-        ("policy", "domain", "difficulty", "generation", "tasks", "mean", "rate"),
+        f"Solved {split} tasks per difficulty level (mean over runs, by generation)",
+        ("policy", "domain", "difficulty", "tasks", *(f"g{gen}" for gen in gens)),
         tuple(rows),
     )
 

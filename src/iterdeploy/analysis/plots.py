@@ -144,6 +144,15 @@ def plot_tokens(groups: Sequence[Group], path: Path) -> Path:
     return _save(fig, path)
 
 
+# File stem -> plot function: the report draws each into <out>/<stem>.png.
+PLOTS = {
+    "solved": plot_solved,
+    "plan_lengths": plot_plan_lengths,
+    "length_ratio": plot_length_ratio,
+    "reasoning_tokens": plot_tokens,
+}
+
+
 def _figure(panels: int, width: float) -> Figure:
     fig = Figure(figsize=(width * max(1, panels), 3.6), dpi=DPI, layout="constrained")
     fig.subplots(1, max(1, panels), squeeze=False)

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from iterdeploy.analysis import metrics, plots
+from iterdeploy.analysis import metrics
 from iterdeploy.analysis.audit import LONG_RATIO, audit_tables
 from iterdeploy.analysis.data import RunData, load_run
 from iterdeploy.analysis.governance import GateConfig, gate_table
 from iterdeploy.analysis.metrics import Group, Table
+from iterdeploy.registry import load_object
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +72,9 @@ def write_report(
 
 
 def _figures(groups: list[Group], out: Path) -> dict[str, Path]:
-    return {
-        "solved": plots.plot_solved(groups, out / "solved.png"),
-        "plan_lengths": plots.plot_plan_lengths(groups, out / "plan_lengths.png"),
-        "length_ratio": plots.plot_length_ratio(groups, out / "length_ratio.png"),
-        "tokens": plots.plot_tokens(groups, out / "reasoning_tokens.png"),
-    }
+    # Through load_object: without matplotlib the error names `pip install 'iterdeploy[plot]'`.
+    plots = load_object("iterdeploy.analysis.plots:PLOTS", what="iterdeploy report")
+    return {stem: plot(groups, out / f"{stem}.png") for stem, plot in plots.items()}
 
 
 def _sections(
@@ -122,7 +120,7 @@ def _sections(
                 for t in (metrics.curated_sizes(groups), ablation, metrics.plan_and_tokens(groups))
                 if t is not None
             ),
-            (figures["plan_lengths"], figures["length_ratio"], figures["tokens"]),
+            (figures["plan_lengths"], figures["length_ratio"], figures["reasoning_tokens"]),
         ),
         Section(
             "Regression monitor",
