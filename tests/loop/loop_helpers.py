@@ -90,3 +90,58 @@ max_tokens = 32
 {TRAINING}
 {extra}""",
     )
+
+
+def real_preset(path: Path, model: Path, extra: str = "") -> Path:
+    """A preset for the real transformers backend and real training on a tiny pool."""
+    return write_preset(
+        path,
+        f"""
+[loop]
+generations = 2
+chunk_tasks = 8
+validation_workers = 1
+heldout_samples = 2
+
+[pool]
+size = 16
+heldout = 0.25
+levels = [0]
+
+[model]
+base = "{model}"
+backend = "transformers"
+backend_options = {{ dtype = "float32", batch_size = 32 }}
+
+[generation]
+n = 4
+temperature = 1.0
+max_tokens = 40
+
+[training]
+{TRAINING}
+{extra}""",
+    )
+
+
+def warm_up(base: Path, tasks, out: Path) -> Path:
+    """Return a full checkpoint of `base` taught the reference plans of `tasks` (real SFT).
+
+    A random-init model emits no valid plan, so a loop started from it would curate nothing
+    and never train; a short warm-up gives the loop something to select from.
+    """
+    from iterdeploy.config import load_config
+    from iterdeploy.loop.setup import prompt_for
+    from iterdeploy.training.config import TrainConfig
+    from iterdeploy.training.sft import train
+
+    config = load_config(None, ["model.template=compact"])
+    examples = [
+        {"prompt": prompt_for(config, t), "completion": "</think>\n" + "\n".join(t.reference_plan)}
+        for t in tasks
+    ]
+    recipe = TrainConfig(
+        method="full", epochs=120, learning_rate=1e-2, batch_size=16, validation_fraction=0.0,
+        dtype="float32", logging_steps=50,
+    )  # fmt: skip
+    return Path(train(base, examples, recipe, out).path)
