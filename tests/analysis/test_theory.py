@@ -29,6 +29,7 @@ def test_all_theory_checks_pass_including_tiny_lm():
     assert not failed
     names = {c.name for c in checks}
     assert "prop 1 (tiny Qwen3, autograd): g_SFT = (N/N+) g_REINFORCE" in names
+    assert "batch of one: sum of per-trace SFT losses = N g_REINFORCE(1_valid/|y|)" in names
     assert sum(c.tolerance is not None for c in checks) >= 15
 
 
@@ -64,6 +65,14 @@ def test_monte_carlo_check_rejects_the_literal_reward():
     check = theory._monte_carlo_check("literal", estimate, se, exact, 50_000, 4.0)
     assert not check.passed
     assert check.error > 40
+
+
+def test_batch_of_one_adds_a_length_preference():
+    checks = theory.check_batch_of_one(32, torch.Generator().manual_seed(0), 0)
+    identity, direction = checks
+    assert identity.passed and identity.error < 1e-6
+    # Lengths 1-8 in this sample: weighting by 1/|y| turns the gradient well away from 0/1.
+    assert direction.tolerance is None and direction.error > 0.1
 
 
 def test_cli_theory_prints_the_checks_and_exits_0(capsys):

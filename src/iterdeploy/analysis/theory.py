@@ -283,6 +283,80 @@ def check_tiny_lm(n: int, gen: torch.Generator, seed: int) -> Check:
     -100, the way TRL trains); the REINFORCE side is the surrogate -(1/N) sum r_i log pi(y_i).
     A completion is valid iff its token ids sum to an even number.
     """
+    model = _tiny_model(seed)
+    prompt, length = torch.tensor([[1, 2, 3]]), 6
+    ids = _sample(model, prompt.repeat(n, 1), length, gen)
+    completion = ids[:, prompt.shape[1] :]
+    rewards = _even(completion)
+    n_plus = int(rewards.sum())
+    params = [p for p in model.parameters() if p.requires_grad]
+    valid_ids = ids[rewards == 1]
+    labels = valid_ids.clone()
+    labels[:, : prompt.shape[1]] = -100
+    # HF averages over the N+ * length completion tokens; times `length` it is the mean
+    # sequence NLL, the SFT loss of Proposition 1.
+    sft_loss = model(input_ids=valid_ids, labels=labels).loss * length
+    g_sft = _flat_grad(sft_loss, params)
+    logits = model(input_ids=ids).logits[:, prompt.shape[1] - 1 : -1]
+    seq_logp = torch.log_softmax(logits, -1).gather(-1, completion[..., None]).sum(dim=(1, 2))
+    g_rf = _flat_grad(-(rewards * seq_logp).mean(), params)
+    size = sum(p.numel() for p in params)
+    return Check(
+        "prop 1 (tiny Qwen3, autograd): g_SFT = (N/N+) g_REINFORCE",
+        _rel((n / n_plus) * g_rf, g_sft),
+        1e-6,  # RMSNorm computes in float32 even in a float64 model
+        f"{size} parameters, N={n}, N+={n_plus}",
+    )
+
+
+def check_batch_of_one(n: int, gen: torch.Generator, seed: int) -> list[Check]:
+    """Return checks of the paper's batch size 1: a per-trace token mean rewards 1_valid/|y|.
+
+    Completions end at token 0 (an end-of-sequence) or after 8 tokens, so lengths differ.
+    Summing HF's per-trace loss (a mean over that trace's tokens) over the valid traces, as an
+    epoch of batch-size-1 steps does before the optimizer's rescaling, gives N times the
+    REINFORCE gradient with R = 1_valid / |y|: a preference for short traces that no validator
+    asked for. The direction error against the 0/1 reward is reported.
+    """
+    model = _tiny_model(seed)
+    prompt = torch.tensor([[1, 2, 3]])
+    ids = _sample(model, prompt.repeat(n, 1), 8, gen)
+    params = [p for p in model.parameters() if p.requires_grad]
+    p_len = prompt.shape[1]
+    lengths = [_length(row[p_len:]) for row in ids]
+    seqs = [row[: p_len + k] for row, k in zip(ids, lengths, strict=True)]
+    valid = torch.stack([_even(s[None, p_len:])[0] for s in seqs])
+    sft_loss = sum(
+        model(
+            input_ids=s[None], labels=torch.cat([torch.full((p_len,), -100), s[p_len:]])[None]
+        ).loss
+        for s, v in zip(seqs, valid, strict=True)
+        if v == 1
+    )
+    g_sft = _flat_grad(sft_loss, params)
+    logp = torch.stack([_sequence_logp(model, s, p_len) for s in seqs])
+    per_token = valid / torch.tensor(lengths, dtype=DTYPE)
+    g_len = _flat_grad(-(per_token * logp).mean(), params, keep=True)  # logp is used again
+    g_01 = _flat_grad(-(valid * logp).mean(), params)
+    note = f"N={n}, N+={int(valid.sum())}, lengths {min(lengths)}-{max(lengths)}"
+    return [
+        Check(
+            "batch of one: sum of per-trace SFT losses = N g_REINFORCE(1_valid/|y|)",
+            _rel(n * g_len, g_sft),
+            1e-6,
+            note,
+        ),
+        Check(
+            "batch of one vs 0/1 reward: direction error (report)",
+            _sine(g_sft, g_01),
+            None,
+            "the length preference a per-trace token mean adds",
+        ),
+    ]
+
+
+def _tiny_model(seed: int):
+    """Return a random 2-layer Qwen3 with a 16-token vocabulary, in float64 (no download)."""
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     config = Qwen3Config(
@@ -298,33 +372,27 @@ def check_tiny_lm(n: int, gen: torch.Generator, seed: int) -> Check:
     )
     with torch.random.fork_rng():  # model init draws from the global RNG: keep it untouched
         torch.manual_seed(seed)
-        model = Qwen3ForCausalLM(config).to(DTYPE).eval()
-    prompt, length = torch.tensor([[1, 2, 3]]), 6
-    ids = _sample(model, prompt.repeat(n, 1), length, gen)
-    completion = ids[:, prompt.shape[1] :]
-    rewards = (completion.sum(dim=1) % 2 == 0).to(DTYPE)
-    n_plus = int(rewards.sum())
-    if n_plus == 0:
-        raise RuntimeError(f"no valid completion among {n}: raise n")
-    params = [p for p in model.parameters() if p.requires_grad]
-    valid_ids = ids[rewards == 1]
-    labels = valid_ids.clone()
-    labels[:, : prompt.shape[1]] = -100
-    # HF averages over the N+ * length completion tokens; times `length` it is the mean
-    # sequence NLL, the SFT loss of Proposition 1.
-    sft_loss = model(input_ids=valid_ids, labels=labels).loss * length
-    g_sft = torch.cat([g.reshape(-1) for g in torch.autograd.grad(sft_loss, params)])
-    logits = model(input_ids=ids).logits[:, prompt.shape[1] - 1 : -1]
-    seq_logp = torch.log_softmax(logits, -1).gather(-1, completion[..., None]).sum(dim=(1, 2))
-    rf_loss = -(rewards * seq_logp).mean()
-    g_rf = torch.cat([g.reshape(-1) for g in torch.autograd.grad(rf_loss, params)])
-    size = sum(p.numel() for p in params)
-    return Check(
-        "prop 1 (tiny Qwen3, autograd): g_SFT = (N/N+) g_REINFORCE",
-        _rel((n / n_plus) * g_rf, g_sft),
-        1e-6,  # RMSNorm computes in float32 even in a float64 model
-        f"{size} parameters, N={n}, N+={n_plus}",
-    )
+        return Qwen3ForCausalLM(config).to(DTYPE).eval()
+
+
+def _even(completion: torch.Tensor) -> torch.Tensor:
+    # The toy validator of the tiny-model checks: valid iff the token ids sum to an even number.
+    return (completion.sum(dim=1) % 2 == 0).to(DTYPE)
+
+
+def _length(completion: torch.Tensor) -> int:
+    ends = (completion == 0).nonzero()
+    return int(ends[0, 0]) + 1 if len(ends) else completion.shape[0]
+
+
+def _sequence_logp(model, seq: torch.Tensor, prompt_len: int) -> torch.Tensor:
+    logits = model(input_ids=seq[None]).logits[0, prompt_len - 1 : -1]
+    return torch.log_softmax(logits, -1).gather(-1, seq[prompt_len:, None]).sum()
+
+
+def _flat_grad(loss: torch.Tensor, params: list[torch.Tensor], keep: bool = False) -> torch.Tensor:
+    grads = torch.autograd.grad(loss, params, retain_graph=keep)
+    return torch.cat([g.reshape(-1) for g in grads])
 
 
 @torch.no_grad()
@@ -360,6 +428,7 @@ def run_checks(
         checks += check_proposition_2(task, lam, samples, tolerance, gen)
     if lm:
         checks.append(check_tiny_lm(32, torch.Generator().manual_seed(seed), seed))
+        checks += check_batch_of_one(32, torch.Generator().manual_seed(seed), seed)
     failed = [c.name for c in checks if not c.passed]
     log.info("theory: %d checks, %d failed %s", len(checks), len(failed), failed or "")
     return checks
