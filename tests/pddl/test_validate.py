@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 
 import pytest
@@ -120,3 +121,22 @@ def test_cost_follows_the_metric(metric: str, init_cost: str, cost: float) -> No
     checker = prepare(parse_domain(SWITCH_DOMAIN), parse_problem(problem))
     verdict = checker.validate(["(flip)", "(finish)"])
     assert verdict.valid and verdict.cost == cost
+
+
+def test_checker_survives_pickling_after_use(typed_checker: Checker) -> None:
+    """Ray ships prepared checkers to workers: the caches must pickle too."""
+    plan = ["(load c1 t1 a)", "(drive t1 a depot)", "(unload-at-depot c1 t1)"]
+    typed_checker.applicable(typed_checker.initial_state())
+    copy = pickle.loads(pickle.dumps(typed_checker))
+    assert copy.validate(plan) == typed_checker.validate(plan)
+    assert copy.applicable(copy.initial_state()) == typed_checker.applicable(
+        typed_checker.initial_state()
+    )
+
+
+def test_validate_has_no_step_limit(blocks_checker: Checker) -> None:
+    """VAL refuses plans over ~10k steps; a 20,004-step detour plus the solution is valid."""
+    detour = ["(unstack b3 b2)", "(stack b3 b2)"] * 10_000
+    text = "\n".join(f"{i}: {step} [1]" for i, step in enumerate(detour + TOWER_SOLUTION))
+    verdict = blocks_checker.validate(text)
+    assert (verdict.valid, verdict.length, verdict.cost) == (True, 20_004, 20_004.0)

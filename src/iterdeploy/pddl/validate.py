@@ -70,18 +70,27 @@ class _Ground:
 
     __slots__ = ("text", "pre_pos", "pre_neg", "static_fail", "add", "delete", "cost")
 
-    def __init__(self, text, pre_pos, pre_neg, static_fail, add, delete, cost) -> None:
-        self.text = text
-        self.pre_pos: frozenset[str] = pre_pos
-        self.pre_neg: frozenset[str] = pre_neg
-        self.static_fail: tuple[str, ...] = static_fail  # failed (in)equalities
-        self.add: frozenset[str] = add
-        self.delete: frozenset[str] = delete
-        self.cost: float | None = cost  # None: its cost fluent is undefined in :init
+    def __init__(
+        self,
+        text: str,
+        pre_pos: frozenset[str],
+        pre_neg: frozenset[str],
+        static_fail: tuple[str, ...],
+        add: frozenset[str],
+        delete: frozenset[str],
+        cost: float | None,
+    ) -> None:
+        self.text = text  # canonical: "(name arg ...)"
+        self.pre_pos = pre_pos
+        self.pre_neg = pre_neg
+        self.static_fail = static_fail  # failed (in)equalities, known at grounding time
+        self.add = add
+        self.delete = delete
+        self.cost = cost  # None: its cost fluent is undefined in :init
 
 
 class _Bad:
-    """A plan line that names no applicable-in-principle ground action."""
+    """A plan line that names no ground action of the task, and why (cached like `_Ground`)."""
 
     __slots__ = ("reason", "detail")
 
@@ -245,7 +254,15 @@ class Checker:
 
     # ---- validation helpers ------------------------------------------------------------------
 
-    def _inapplicable(self, ground, state, index, length, cost, log) -> Verdict:
+    def _inapplicable(
+        self,
+        ground: _Ground,
+        state: set[str],
+        index: int,
+        length: int,
+        cost: float,
+        log: Callable[[str], None] | None,
+    ) -> Verdict:
         if ground.cost is None:
             detail = f"step {index} {ground.text}: its cost fluent is undefined in :init"
             return Verdict(False, Reason.UNSATISFIED_PRECONDITION, index, detail, (), length, cost)
