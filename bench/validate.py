@@ -1,10 +1,11 @@
 """Validator speed: ours vs unified-planning's SequentialPlanValidator, same plans, one run.
 
-Usage: nice .venv/bin/python bench/validate.py [--blocks 12] [--repeat 5]
+Usage: nice .venv/bin/python bench/validate.py [--domain blocksworld] [--tasks 12]
+                                              [--steps 80-120] [--repeat 5]
 
-Corpus: IPC-2023 Blocksworld reference solutions of 80-120 steps, plus one mutation of each
-(drop, swap, replace-arg, truncate in turn), so about half the plans are invalid. For each
-plan we time, side by side:
+Corpus: IPC-2023 reference solutions of the domain with --steps steps (default: Blocksworld,
+80-120), plus one mutation of each (drop, swap, replace-arg, truncate in turn), so about half
+the plans are invalid. For each plan we time, side by side:
 - ours, warm: a prepared checker that has seen the plan before (the loop's case: one task,
   many samples sharing steps); median over --repeat rounds;
 - ours, cold: a freshly prepared checker (grounding every step; preparation not timed);
@@ -29,16 +30,14 @@ from iterdeploy.pddl.validate import prepare
 ROOT = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "ipc2023-learning"
 
 
-def corpus(count: int) -> list[tuple[Path, list[str]]]:
+def corpus(domain: str, count: int, low: int, high: int) -> list[tuple[Path, list[str]]]:
     """Return (problem path, steps) for `count` tasks: the reference plan and one mutation."""
-    solutions = sorted((ROOT / "solutions" / "blocksworld").glob("*/*/*.plan"))
     chosen = []
-    for path in solutions:
+    for path in sorted((ROOT / "solutions" / domain).glob("*/*/*.plan")):
         steps = plan_lines(path.read_text())
-        if 80 <= len(steps) <= 120:
-            chosen.append(
-                (ROOT / "blocksworld" / path.parts[-3] / path.parts[-2] / path.name, steps)
-            )
+        problem = ROOT / domain / path.parts[-3] / path.parts[-2] / path.name
+        if low <= len(steps) <= high and problem.with_suffix(".pddl").is_file():
+            chosen.append((problem, steps))
     rng = random.Random(0)
     out = []
     for index, (plan_path, steps) in enumerate(chosen[:count]):
@@ -49,9 +48,11 @@ def corpus(count: int) -> list[tuple[Path, list[str]]]:
     return out
 
 
-def time_ours(plans: list[tuple[Path, list[str]]], repeat: int) -> tuple[list, list, list, list]:
+def time_ours(
+    domain_path: Path, plans: list[tuple[Path, list[str]]], repeat: int
+) -> tuple[list, list, list, list]:
     """Return per-plan seconds (warm, cold), prepare seconds, and the verdicts."""
-    domain = load_domain(ROOT / "blocksworld" / "domain.pddl")
+    domain = load_domain(domain_path)
     warm, cold, prep, verdicts = [], [], [], []
     for problem_path, steps in plans:
         problem = load_problem(problem_path)
@@ -70,7 +71,7 @@ def time_ours(plans: list[tuple[Path, list[str]]], repeat: int) -> tuple[list, l
     return warm, cold, prep, verdicts
 
 
-def time_up(plans: list[tuple[Path, list[str]]]) -> tuple[list, list, list]:
+def time_up(domain_path: Path, plans: list[tuple[Path, list[str]]]) -> tuple[list, list, list]:
     """Return per-plan seconds (parse plan + validate), problem-parse seconds, validity."""
     from unified_planning.engines.plan_validator import SequentialPlanValidator
     from unified_planning.engines.results import ValidationResultStatus
@@ -83,7 +84,7 @@ def time_up(plans: list[tuple[Path, list[str]]]) -> tuple[list, list, list]:
     per_plan, parse, valid = [], [], []
     for problem_path, steps in plans:
         start = time.perf_counter()
-        problem = reader.parse_problem(str(ROOT / "blocksworld" / "domain.pddl"), str(problem_path))
+        problem = reader.parse_problem(str(domain_path), str(problem_path))
         parse.append(time.perf_counter() - start)
         start = time.perf_counter()
         plan = reader.parse_plan_string(problem, "\n".join(steps) + "\n")
@@ -95,13 +96,19 @@ def time_up(plans: list[tuple[Path, list[str]]]) -> tuple[list, list, list]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--blocks", type=int, default=12, help="tasks (2 plans each)")
+    parser.add_argument("--domain", default="blocksworld", help="an IPC-2023 domain")
+    parser.add_argument("--tasks", type=int, default=12, help="tasks (2 plans each)")
+    parser.add_argument("--steps", default="80-120", help="reference plan lengths, LOW-HIGH")
     parser.add_argument("--repeat", type=int, default=5, help="warm rounds per plan")
     args = parser.parse_args()
-    plans = corpus(args.blocks)
+    low, high = (int(x) for x in args.steps.split("-"))
+    plans = corpus(args.domain, args.tasks, low, high)
+    if not plans:
+        raise SystemExit(f"no {args.domain} reference plan has {args.steps} steps")
+    domain_path = ROOT / args.domain / "domain.pddl"
     steps = median(len(s) for _, s in plans)
-    warm, cold, prep, verdicts = time_ours(plans, args.repeat)
-    up, up_parse, up_valid = time_up(plans)
+    warm, cold, prep, verdicts = time_ours(domain_path, plans, args.repeat)
+    up, up_parse, up_valid = time_up(domain_path, plans)
     agree = sum(v.valid == u for v, u in zip(verdicts, up_valid, strict=True))
     print(f"plans: {len(plans)} (median {steps} steps), {sum(up_valid)} valid; agree {agree}")
     rows = [
