@@ -7,7 +7,6 @@ session; tests that change the deployment pointer work on a copy.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -39,14 +38,10 @@ OVERRIDES = [
 @pytest.fixture(scope="session")
 def analysis_cache(tmp_path_factory) -> Path:
     """A private cache for pools, exported to the loop through $ITERDEPLOY_CACHE."""
-    path = tmp_path_factory.mktemp("analysis-cache")
-    old = os.environ.get("ITERDEPLOY_CACHE")
-    os.environ["ITERDEPLOY_CACHE"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("ITERDEPLOY_CACHE", None)
-    else:
-        os.environ["ITERDEPLOY_CACHE"] = old
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("analysis-cache")
+        patch.setenv("ITERDEPLOY_CACHE", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")
