@@ -75,6 +75,7 @@ def time_up(domain_path: Path, plans: list[tuple[Path, list[str]]]) -> tuple[lis
     """Return per-plan seconds (parse plan + validate), problem-parse seconds, validity."""
     from unified_planning.engines.plan_validator import SequentialPlanValidator
     from unified_planning.engines.results import ValidationResultStatus
+    from unified_planning.exceptions import UPException
     from unified_planning.io import PDDLReader
     from unified_planning.shortcuts import get_environment
 
@@ -87,10 +88,13 @@ def time_up(domain_path: Path, plans: list[tuple[Path, list[str]]]) -> tuple[lis
         problem = reader.parse_problem(str(domain_path), str(problem_path))
         parse.append(time.perf_counter() - start)
         start = time.perf_counter()
-        plan = reader.parse_plan_string(problem, "\n".join(steps) + "\n")
-        result = validator.validate(problem, plan)
+        try:  # UP rejects unknown objects and wrong types while reading the plan
+            plan = reader.parse_plan_string(problem, "\n".join(steps) + "\n")
+            ok = validator.validate(problem, plan).status == ValidationResultStatus.VALID
+        except UPException:
+            ok = False
         per_plan.append(time.perf_counter() - start)
-        valid.append(result.status == ValidationResultStatus.VALID)
+        valid.append(ok)
     return per_plan, parse, valid
 
 
