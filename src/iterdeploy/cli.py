@@ -47,10 +47,14 @@ from typing import Annotated as _Annotated  # noqa: E402
 
 @app.command()
 def validate(
-    domain: _Annotated[_Path | None, typer.Argument(help="Domain PDDL file.")] = None,
-    problem: _Annotated[_Path | None, typer.Argument(help="Problem PDDL file.")] = None,
+    domain: _Annotated[
+        _Path | None, typer.Argument(metavar="DOMAIN", help="Domain PDDL file.")
+    ] = None,
+    problem: _Annotated[
+        _Path | None, typer.Argument(metavar="PROBLEM", help="Problem PDDL file.")
+    ] = None,
     plan: _Annotated[
-        _Path | None, typer.Argument(help="Plan file: one (action args) per line.")
+        _Path | None, typer.Argument(metavar="PLAN", help="Plan file: one (action args) per line.")
     ] = None,
     batch: _Annotated[
         _Path | None, typer.Option(help='JSONL of {"domain", "problem", "plan"} paths.')
