@@ -133,6 +133,40 @@ def tasks_domains() -> None:
 
 # ---- model (iterdeploy.embedded, iterdeploy.generation, iterdeploy.training) ---------------
 
+from pathlib import Path as _ModelPath  # noqa: E402  (each section imports what it uses)
+from typing import Annotated as _ModelArg  # noqa: E402
+
+_CacheOption = _ModelArg[
+    _ModelPath | None,
+    typer.Option(help="Cache folder (default: $ITERDEPLOY_CACHE, else ~/.cache/iterdeploy)."),
+]
+
+
+@model_app.command("init")
+def model_init(cache_dir: _CacheOption = None) -> None:
+    """Build the embedded default model, or find it in the cache, and print its folder."""
+    import logging
+
+    from iterdeploy.registry import load_object
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    ensure_model = load_object("iterdeploy.embedded.cache:ensure_model", "the embedded model")
+    typer.echo(ensure_model(cache_dir))
+
+
+@model_app.command("info")
+def model_info(
+    model: _ModelArg[str | None, typer.Argument(help="Model folder (default: embedded).")] = None,
+    tasks: _ModelArg[int, typer.Option(help="Fresh easy Blocksworld tasks to probe.")] = 32,
+    cache_dir: _CacheOption = None,
+) -> None:
+    """Print a model's build record and its greedy solve rate on fresh easy Blocksworld tasks."""
+    from iterdeploy.registry import load_object
+
+    describe = load_object("iterdeploy.embedded.probe:describe", "model info")
+    typer.echo(describe(model, tasks=tasks, cache_dir=cache_dir))
+
+
 # ---- run / resume (iterdeploy.loop) --------------------------------------------------------
 
 import pathlib  # noqa: E402  (qualified: other sections import their own names)
@@ -212,7 +246,8 @@ def report(
     from iterdeploy.analysis.report import write_report
 
     written = write_report(runs, out)
-    typer.echo(f"{written.html} ({len(written.figures)} figures, {len(written.tables)} files)")
+    typer.echo(written.summary())
+    typer.echo(f"\n{written.html} ({len(written.figures)} figures, {len(written.tables)} files)")
 
 
 @app.command()

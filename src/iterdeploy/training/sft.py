@@ -28,7 +28,7 @@ import datasets
 import torch
 from datasets import Dataset
 from peft import LoraConfig, get_peft_model
-from transformers import PrinterCallback, set_seed
+from transformers import PrinterCallback, TrainerCallback, set_seed
 from trl import SFTConfig, SFTTrainer
 
 from iterdeploy.errors import ConfigError, TrainingError
@@ -89,6 +89,7 @@ def train(
             processing_class=tokenizer,
         )
     trainer.remove_callback(PrinterCallback)  # losses go to train.json and our log instead
+    trainer.add_callback(LogLosses())
     with quiet_datasets():
         trainer.train()
     losses, eval_losses = curves(trainer.state.log_history)
@@ -119,6 +120,14 @@ def train(
         result.wall_seconds,
     )  # fmt: skip
     return result
+
+
+class LogLosses(TrainerCallback):
+    """Log the training loss, with the step count, each time the trainer records it."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            log.info("step %d/%d: loss %.4f", state.global_step, state.max_steps, logs["loss"])
 
 
 @contextmanager
