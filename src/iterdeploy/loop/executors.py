@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from iterdeploy.errors import BackendError, ConfigError
+from iterdeploy.errors import BackendError, ConfigError, IterdeployError
 from iterdeploy.generation.base import SamplingParams, Trace
 from iterdeploy.loop.stages import Score, Validator, score_outputs, scoring_pool
 from iterdeploy.registry import Registry
@@ -101,7 +102,9 @@ class LocalExecutor(Executor):
 
     def __init__(self, backend: BackendFactory, validator: Validator, *, workers: int = 0) -> None:
         if workers < 0:
-            raise ConfigError(f"loop.validation_workers = {workers!r}: use 0 (one per core) or more")
+            raise ConfigError(
+                f"loop.validation_workers = {workers!r}: use 0 (one per core) or more"
+            )
         self.factory = backend
         self.validator = validator
         self.workers = workers or os.cpu_count() or 1
@@ -129,23 +132,30 @@ class LocalExecutor(Executor):
 
 
 class GenerationWorker:
-    """A Ray actor's state: one backend, built in the actor's process (re-built on restart)."""
+    """A Ray actor's state: one backend, built in the actor's process (re-built on restart).
+
+    A backend that cannot be built (a bad model path, a missing extra) is an error of the run,
+    not a crash of the worker: it is kept and raised by `generate`, so the driver re-raises it.
+    """
 
     def __init__(self, backend: BackendFactory, threads: int | None) -> None:
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
-        self.backend = backend()
+        self.backend: Backend | None = None
+        self.error: IterdeployError | None = None
+        try:
+            self.backend = backend()
+        except IterdeployError as exc:
+            self.error = exc
+        if threads and "torch" in sys.modules:  # only backends that run torch need it
+            sys.modules["torch"].set_num_threads(threads)
 
     def generate(self, shard: Shard) -> list[list[Trace]]:
+        if self.error is not None:
+            raise self.error
+        assert self.backend is not None
         return generate_shard(self.backend, shard)
 
     def pid(self) -> int:
         return os.getpid()
-
-    def close(self) -> None:
-        self.backend.close()
 
 
 def score_batch(validator: Validator, items: Sequence[tuple[str, str]]) -> list[Score]:
@@ -164,8 +174,8 @@ class RayExecutor(Executor):
         address: an existing cluster ("auto", "host:6379", "ray://host:10001"); None or ""
             starts a local one on 127.0.0.1 with `num_cpus` CPUs (default: every core).
         cpus_per_worker: torch threads of a CPU actor (CPU reserved by a GPU actor).
-        max_attempts: attempts per shard before its failure is an error; an actor that died is
-            restarted by Ray up to this many times.
+        max_attempts: restarts of a dead actor (each resending the shards it held) before a
+            shard's failure is an error.
         in_flight: shards queued on each actor, so it never waits for the driver.
     """
 
@@ -198,14 +208,17 @@ class RayExecutor(Executor):
         self.cpus = int(resources.get("CPU", 1))
         auto = self.gpus or max(1, self.cpus // cpus_per_worker)
         self.workers = workers or auto
-        self.retries = 0  # shards sent again after their actor died (for logs and tests)
         self._validator = ray.put(validator)
         self._actors: list[Any] = []
 
     # -- generation -----------------------------------------------------------------------------
 
     def generate(self, shards: Sequence[Shard]) -> Iterator[tuple[Shard, list[list[Trace]]]]:
-        """Yield each shard's traces once, as actors finish them; resend shards of dead actors."""
+        """Yield each shard's traces once, as actors finish them.
+
+        An actor that dies mid-shard is restarted by Ray, which sends its queued shards again;
+        only when it died `max_attempts` times does the shard fail, with nothing yielded for it.
+        """
         ray = import_ray()
         from ray.exceptions import ActorUnavailableError, RayActorError
 
@@ -213,20 +226,23 @@ class RayExecutor(Executor):
             return
         self._start_actors(min(self.workers, len(shards)))
         queue = list(reversed(shards))  # pop() takes them in order
-        attempts = {s.index: 0 for s in shards}
-        running: dict[Any, tuple[int, Shard]] = {}  # call -> (actor number, shard)
+        running: dict[Any, tuple[int, Shard]] = {}  # pending call -> (actor number, shard)
         done: set[int] = set()
         try:
             while queue or running:
-                self._submit(queue, running, attempts)
+                self._submit(queue, running)
                 [ref], _ = ray.wait(list(running), num_returns=1)
                 actor, shard = running.pop(ref)
                 try:
-                    traces = ray.get(ref)
+                    traces = get(ref)
                 except (RayActorError, ActorUnavailableError) as exc:
-                    self._resend(shard, actor, attempts, queue, exc)
-                    continue
-                assert shard.index not in done, f"shard {shard.index} finished twice"
+                    raise BackendError(
+                        f"generation actor {actor} died {self.max_attempts + 1} times, the last "
+                        f"time on shard {shard.index} ({type(exc).__name__}). Nothing of that "
+                        "shard was stored; check the workers' logs (out of memory?) and resume "
+                        "the run"
+                    ) from exc
+                assert shard.index not in done, f"shard {shard.index} came back twice"
                 done.add(shard.index)
                 yield shard, traces
         finally:
@@ -243,8 +259,10 @@ class RayExecutor(Executor):
         else:
             options = {"num_cpus": 0, "scheduling_strategy": "SPREAD"}
             threads = self.cpus_per_worker
+        # Ray restarts a dead actor (re-running __init__, so the backend is rebuilt) and
+        # resubmits the calls it had queued; the driver sees each shard's result once.
         remote = ray.remote(GenerationWorker).options(
-            max_restarts=self.max_attempts, max_task_retries=0, **options
+            max_restarts=self.max_attempts, max_task_retries=self.max_attempts, **options
         )
         while len(self._actors) < count:
             self._actors.append(remote.remote(self.factory, threads))
@@ -254,12 +272,7 @@ class RayExecutor(Executor):
             "1 GPU" if self.gpus else f"{self.cpus_per_worker} CPU threads",
         )
 
-    def _submit(
-        self,
-        queue: list[Shard],
-        running: dict[Any, tuple[int, Shard]],
-        attempts: dict[int, int],
-    ) -> None:
+    def _submit(self, queue: list[Shard], running: dict[Any, tuple[int, Shard]]) -> None:
         """Queue shards on the least loaded actors, up to `in_flight` each."""
         load = [0] * len(self._actors)
         for actor, _ in running.values():
@@ -269,34 +282,8 @@ class RayExecutor(Executor):
             if load[actor] >= self.in_flight:
                 return
             shard = queue.pop()
-            attempts[shard.index] += 1
             running[self._actors[actor].generate.remote(shard)] = (actor, shard)
             load[actor] += 1
-
-    def _resend(
-        self,
-        shard: Shard,
-        actor: int,
-        attempts: dict[int, int],
-        queue: list[Shard],
-        exc: Exception,
-    ) -> None:
-        if attempts[shard.index] >= self.max_attempts:
-            raise BackendError(
-                f"shard {shard.index} failed {attempts[shard.index]} times, its generation actor "
-                f"died each time (last: {type(exc).__name__}: {exc}). Nothing of it was stored; "
-                "check the workers' logs (out of memory?) and resume the run"
-            ) from exc
-        self.retries += 1
-        log.warning(
-            "ray: generation actor %d died on shard %d (%s); sending it again (attempt %d/%d)",
-            actor,
-            shard.index,
-            type(exc).__name__,
-            attempts[shard.index] + 1,
-            self.max_attempts,
-        )
-        queue.append(shard)
 
     def worker_pids(self) -> list[int]:
         """Return the process id of each generation actor (starting them if needed)."""
@@ -317,7 +304,7 @@ class RayExecutor(Executor):
         refs = [
             task.remote(self._validator, items[i : i + size]) for i in range(0, len(items), size)
         ]
-        return [score for part in ray.get(refs) for score in part]
+        return [score for part in get(refs) for score in part]
 
     def close(self) -> None:
         """Stop the actors (freeing their GPUs for training); the cluster connection stays."""
@@ -336,6 +323,17 @@ def import_ray() -> Any:
             f"executor 'ray' needs: pip install 'iterdeploy[ray]' (missing module {exc.name!r})"
         ) from exc
     return ray
+
+
+def get(refs: Any) -> Any:
+    """Return `ray.get(refs)`, re-raising an iterdeploy error of a worker as itself."""
+    ray = import_ray()
+    try:
+        return ray.get(refs)
+    except ray.exceptions.RayTaskError as exc:
+        if isinstance(exc.cause, IterdeployError):
+            raise exc.cause from None
+        raise
 
 
 def connect(address: str | None, num_cpus: int | None = None) -> bool:

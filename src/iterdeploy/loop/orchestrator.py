@@ -67,16 +67,9 @@ def start_run(config: RunConfig, run_dir: str | Path | None = None) -> Path:
             "or choose another folder"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.toml").write_text(to_toml(config), encoding="utf-8")
-    with Store(folder / Store.FILENAME, create=True) as store, store.transaction() as db:
-        meta = {
-            "schema_version": SCHEMA_VERSION,
-            "config_digest": config_digest(config),
-            "run_id": folder.name,
-            "created_at": now(),
-        }
-        db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
-        add_event(db, "run-created", None, None, folder=str(folder))
+    _write_atomic(folder / "config.toml", to_toml(config))
+    with Store(folder / Store.FILENAME, create=True) as store:
+        _init_meta(store, config, folder)
     return resume_run(folder)
 
 
@@ -85,6 +78,8 @@ def resume_run(run_dir: str | Path) -> Path:
     folder = Path(run_dir)
     config = load_run_config(folder)
     with Store(folder / Store.FILENAME) as store:
+        if store.get_meta("config_digest") is None:  # killed before its first transaction
+            _init_meta(store, config, folder)
         if store.get_meta("config_digest") != config_digest(config):
             raise StoreError(
                 f"{folder}/config.toml no longer matches the config the run started with "
@@ -92,6 +87,18 @@ def resume_run(run_dir: str | Path) -> Path:
             )
         Loop(config, folder, store).execute()
     return folder
+
+
+def _init_meta(store: Store, config: RunConfig, folder: Path) -> None:
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "config_digest": config_digest(config),
+        "run_id": folder.name,
+        "created_at": now(),
+    }
+    with store.transaction() as db:
+        db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
+        add_event(db, "run-created", None, None, folder=str(folder))
 
 
 def load_run_config(folder: Path) -> RunConfig:

@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
-    """Return the cache folder: $ITERDEPLOY_CACHE, else ~/.cache/iterdeploy."""
-    return Path(os.environ.get("ITERDEPLOY_CACHE") or Path.home() / ".cache" / "iterdeploy")
+    """Return $ITERDEPLOY_CACHE, else $XDG_CACHE_HOME/iterdeploy, else ~/.cache/iterdeploy."""
+    if os.environ.get("ITERDEPLOY_CACHE"):
+        return Path(os.environ["ITERDEPLOY_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "iterdeploy"
 
 
 def load_tasks(config: RunConfig) -> list[Task]:
@@ -55,9 +57,9 @@ def load_tasks(config: RunConfig) -> list[Task]:
 def resolve_base(base: str) -> str:
     """Return the base model to load: the embedded model's folder, or `base` as given."""
     if base == "embedded":
-        from iterdeploy.embedded import ensure_model
+        from iterdeploy.embedded.cache import ensure_model
 
-        return str(ensure_model(cache_dir() / "models"))
+        return str(ensure_model(cache_dir()))
     return base
 
 

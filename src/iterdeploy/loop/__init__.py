@@ -1,0 +1,1 @@
+"""The loop: the resumable orchestrator (`orchestrator`), its pure stages and the run store."""
