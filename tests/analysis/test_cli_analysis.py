@@ -7,7 +7,8 @@ from iterdeploy.cli import main
 
 def test_cli_report_writes_the_report(run_folders, tmp_path, capsys):
     assert main(["report", str(run_folders["paper"]), "--out", str(tmp_path)]) == 0
-    assert "report.html" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "report.html" in out and "Base model vs final generation (heldout)" in out
     assert (tmp_path / "report.html").is_file()
 
 

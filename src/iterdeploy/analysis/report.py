@@ -48,6 +48,11 @@ class Report:
     figures: tuple[Path, ...]
     sections: tuple[Section, ...]
 
+    def summary(self) -> str:
+        """Return the headline tables (base vs final generation, pool and held-out) as text."""
+        heads = [t for s in self.sections for t in s.tables if t.name.startswith("headline_")]
+        return "\n\n".join(metrics.format_table(t) for t in heads)
+
 
 def write_report(
     folders: Sequence[str | Path],
@@ -87,27 +92,21 @@ def _sections(
 ) -> list[Section]:
     summary, lost = metrics.regressions(groups)
     sections = [
-        Section(
+        _split_section(
+            groups,
+            "pool",
             "Pool tasks",
             "The tasks the models are deployed on and curated from (the paper's only split).",
-            (
-                metrics.headline(groups, "pool"),
-                metrics.solved_per_generation(groups, "pool"),
-                metrics.solved_per_difficulty(groups, "pool"),
-            ),
             (figures["solved"],),
         )
     ]
     if has_heldout:
         sections.append(
-            Section(
+            _split_section(
+                groups,
+                "heldout",
                 "Held-out tasks",
                 "Evaluated every generation, never curated from: the honest generalisation figure.",
-                (
-                    metrics.headline(groups, "heldout"),
-                    metrics.solved_per_generation(groups, "heldout"),
-                    metrics.solved_per_difficulty(groups, "heldout"),
-                ),
             )
         )
     ablation = metrics.ablation(groups, "pool")
@@ -143,6 +142,17 @@ def _sections(
             )
         )
     return sections
+
+
+def _split_section(
+    groups: list[Group], split: str, title: str, intro: str, figures: tuple[Path, ...] = ()
+) -> Section:
+    tables = (
+        metrics.headline(groups, split),
+        metrics.solved_per_generation(groups, split),
+        metrics.solved_per_difficulty(groups, split),
+    )
+    return Section(title, intro, tables, figures)
 
 
 def _write_tables(tables: list[Table], folder: Path) -> list[Path]:
