@@ -59,7 +59,7 @@ def _cases(benchmarks: Path) -> list[tuple[str, Path, Path, list[list[str]]]]:
     root = benchmarks / "ipc2023-learning"
     for domain_name in IPC2023:
         solutions = root / "solutions" / domain_name
-        for problem in _smallest(root / domain_name / "training" / "easy", 5, solutions):
+        for problem in _smallest(root / domain_name / "training" / "easy", 4, solutions):
             reference = plan_lines(_solution(problem, solutions).read_text())
             cases.append((domain_name, root / domain_name / "domain.pddl", problem, [reference]))
     for domain_name in CLASSIC:
@@ -120,4 +120,4 @@ def test_validator_agrees_with_unified_planning(benchmarks: Path) -> None:
             valid += verdict.valid
     assert not disagreements, disagreements[:3]
     assert total >= 500
-    assert 60 <= valid < total - 300  # both outcomes are well represented
+    assert 50 <= valid < total - 300  # both outcomes are well represented
