@@ -67,3 +67,13 @@ def test_exit_codes_map_to_status_words():
     assert exit_status(22, "") == "out-of-memory"
     status = exit_status(30, "Traceback ...\\n  File x\\nMemoryError\\n'")
     assert status == "error: exit code 30 MemoryError"
+
+
+def test_domain_solve_is_an_oracle_for_generated_problems():
+    rovers = DOMAINS.get("rovers")
+    rng = random.Random(3)
+    problem = rovers.generate(rng, rovers.sample_params(rng, rovers.level_ranges(1)))
+    plan = rovers.solve(problem)
+    rovers_domain = parse_domain(rovers.domain_pddl)
+    assert prepare(rovers_domain, parse_problem(problem)).validate(list(plan)).valid
+    assert BLOCKS.solve(CYCLE) is None

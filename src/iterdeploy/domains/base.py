@@ -14,7 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 
+from iterdeploy.domains.planner import PlannerConfig, find_plan
 from iterdeploy.errors import ConfigError
+from iterdeploy.pddl.parser import parse_domain, parse_problem
+from iterdeploy.pddl.validate import prepare
 
 Params = Mapping[str, int]
 Ranges = Mapping[str, tuple[int, int]]
@@ -70,6 +73,15 @@ class Domain:
         """Return the problem PDDL for `params`, drawing randomness only from `rng`."""
         self.validate_params(params)
         return self.generator(rng, params, name or f"{self.name}-task")
+
+    def solve(self, problem: str, config: PlannerConfig | None = None) -> tuple[str, ...] | None:
+        """Return a plan for `problem` (PDDL text), or None: the oracle for tests and fakes.
+
+        Breadth-first search (optimal) on tiny tasks, else Fast Downward; see planner.py.
+        """
+        checker = prepare(parse_domain(self.domain_pddl), parse_problem(problem))
+        config = config or PlannerConfig()
+        return find_plan(self.domain_pddl, problem, config, checker, self.optimal_first).plan
 
     def validate_params(self, params: Params) -> None:
         """Raise ConfigError unless `params` names every parameter with a possible value."""

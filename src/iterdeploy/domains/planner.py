@@ -38,8 +38,8 @@ class PlannerConfig:
     """Limits for the reference planner."""
 
     time_limit: float = 30.0  # seconds for lama-first (overall: translate + search)
-    optimal_time_limit: float = 5.0  # seconds for astar(lmcut); 0 disables the optimal pass
-    optimal_max_length: int = 30  # skip astar(lmcut) when lama-first's plan is longer
+    optimal_time_limit: float = 3.0  # seconds for astar(lmcut); 0 disables the optimal pass
+    optimal_max_length: int = 20  # skip astar(lmcut) when lama-first's plan is longer
     memory_limit_mb: int = 2048  # per planner call
     bfs_states: int = 5000  # try an optimal breadth-first search up to this many states first
 
