@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,12 @@ def test_vllm_bad_settings_fail_at_construction(vllm_model, tmp_path):
         VLLMBackend(vllm_model, python=tmp_path / "no-python", data_parallel_size=2)
 
 
-def test_vllm_worker_startup_failure_is_a_backend_error_with_its_log(vllm_python, tmp_path):
-    with pytest.raises(BackendError, match="could not start"):
-        VLLMBackend(tmp_path, python=vllm_python)
+def test_vllm_worker_errors_come_back_as_the_same_error_kind(vllm_model):
+    """A worker python without vllm: the child's ConfigError is raised here, the child ends."""
+    with pytest.raises(ConfigError, match=r"pip install 'iterdeploy\[vllm\]'"):
+        VLLMBackend(vllm_model, python=sys.executable)
+
+
+def test_vllm_worker_that_dies_is_a_backend_error(vllm_model):
+    with pytest.raises(BackendError, match="worker exited with code 1"):
+        VLLMBackend(vllm_model, python=shutil.which("false"))
