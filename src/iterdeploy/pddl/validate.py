@@ -102,11 +102,21 @@ class _Bad:
 class _Schema:
     """An action schema compiled to format strings over its parameter indices."""
 
-    __slots__ = ("action", "types", "pos", "neg", "eq", "add", "delete", "cost")
+    __slots__ = ("action", "types", "fits", "pos", "neg", "eq", "add", "delete", "cost")
 
-    def __init__(self, action: Action, types: list[tuple[str, ...]], compile_atom) -> None:
+    def __init__(
+        self,
+        action: Action,
+        objects: dict[str, frozenset[str]],
+        compile_atom: Callable[[Atom], str],
+    ) -> None:
         self.action = action
-        self.types = types
+        self.types = [param.types for param in action.parameters]
+        # Per parameter, the objects whose types fit it: one set look-up per argument.
+        self.fits = [
+            frozenset(name for name, ancestors in objects.items() if not ancestors.isdisjoint(t))
+            for t in self.types
+        ]
         pre = [lit for lit in action.precondition if lit.atom.predicate != "="]
         # Bound `str.format` methods: grounding a step is then a handful of calls.
         self.pos = [compile_atom(lit.atom).format for lit in pre if lit.positive]
@@ -313,7 +323,7 @@ class Checker:
             shown = line if len(line) <= 80 else line[:77] + "..."
             return _Bad(Reason.UNPARSABLE, f"{shown!r} is not a step of the form (action arg ...)")
         name, args = parsed
-        text = format_step(name, args)
+        text = "(" + " ".join((name, *args)) + ")"  # parse_step lower-cased it already
         schema = self._schemas.get(name)
         if schema is None:
             hint = difflib.get_close_matches(name, list(self._schemas), n=1)
@@ -326,6 +336,8 @@ class Checker:
                 Reason.WRONG_ARITY,
                 f"{text}: {name} takes {len(params)} arguments {signature}, got {len(args)}",
             )
+        if all(map(frozenset.__contains__, schema.fits, args)):  # the common case, fast
+            return self._instantiate(schema, text, args)
         for position, (arg, param, allowed) in enumerate(
             zip(args, params, schema.types, strict=True)
         ):
@@ -430,8 +442,7 @@ class Checker:
                     )
             return "(" + " ".join(parts) + ")"
 
-        types = [param.types for param in action.parameters]
-        return _Schema(action, types, compile_atom)
+        return _Schema(action, self._objects, compile_atom)
 
     def _check_fact(self, atom: Atom, where: str) -> None:
         arity = self._arity.get(atom.predicate)
