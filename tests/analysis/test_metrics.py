@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from statistics import fmean
 
 import pytest
@@ -147,3 +148,15 @@ def test_trace_ids_round_trip_and_reject_garbage():
     assert parse_trace_id("1/2/blocksworld-0003/0") == (1, 2, "blocksworld-0003", 0)
     with pytest.raises(ConfigError, match="RUN/GENERATION/TASK_ID/SAMPLE"):
         parse_trace_id("1/x/task/0")
+
+
+def test_an_unfinished_run_is_read_up_to_its_last_evaluated_generation(paper_copy):
+    # As if run 1 was killed before evaluating generation 2: its traces are ignored.
+    con = sqlite3.connect(paper_copy / "store.sqlite")
+    with con:
+        con.execute("DELETE FROM stages WHERE run = 1 AND generation = 2 AND stage = 'evaluate'")
+    con.close()
+    data = load_run(paper_copy)
+    assert data.generations == {0: (0, 1, 2), 1: (0, 1)}
+    assert not data.traces_of(1, 2)
+    assert metrics.group_runs([data])[0].generations == [0, 1]

@@ -190,11 +190,12 @@ def _evaluated(store: Store) -> dict[int, tuple[int, ...]]:
         "SELECT run, generation FROM stages WHERE stage = 'evaluate' ORDER BY run, generation"
     ):
         out[r["run"]].append(r["generation"])
-    # Keep each run's generations up to its first gap: a later one cannot exist without it.
-    return {
+    # Keep each run's generations 0, 1, ... up to the first gap (none can be skipped).
+    kept = {
         run: tuple(g for i, g in enumerate(gens) if gens[: i + 1] == list(range(i + 1)))
         for run, gens in out.items()
     }
+    return {run: gens for run, gens in kept.items() if gens}
 
 
 def _trace(r) -> TraceRecord:
