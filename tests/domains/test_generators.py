@@ -153,6 +153,46 @@ def test_plans_valid_on_our_domain_are_valid_on_the_benchmark_domain(name, bench
         assert not prepare(ipc, problem).validate(broken).valid
 
 
+@pytest.mark.parametrize("name", sorted(set(NAMES) - {"logistics"}))
+def test_unified_planning_accepts_our_plans_on_the_benchmark_domain(name, benchmarks, tmp_path):
+    # unified-planning cannot read the classic Logistics file (a predicate repeats ?obj).
+    from unified_planning.engines.plan_validator import SequentialPlanValidator
+    from unified_planning.engines.results import ValidationResultStatus
+    from unified_planning.io import PDDLReader
+
+    _, text = sample(name, 1, 4)
+    (tmp_path / "problem.pddl").write_text(text)
+    plan = breadth_first_plan(
+        prepare(parse_domain(DOMAINS.get(name).domain_pddl), parse_problem(text)), 20_000
+    )
+    reader = PDDLReader()
+    problem = reader.parse_problem(
+        reference_domain_file(benchmarks, name), tmp_path / "problem.pddl"
+    )
+    up_plan = reader.parse_plan_string(problem, "\n".join(plan) + "\n")
+    result = SequentialPlanValidator().validate(problem, up_plan)
+    assert result.status == ValidationResultStatus.VALID
+    truncated = reader.parse_plan_string(problem, "\n".join(plan[:-1]) + "\n")
+    assert (
+        SequentialPlanValidator().validate(problem, truncated).status
+        != ValidationResultStatus.VALID
+    )
+
+
+@pytest.mark.parametrize("name", ["blocksworld", "rovers", "sokoban"])
+def test_level_zero_is_trivial_and_plans_grow_with_the_level(name):
+    domain = DOMAINS.get(name)
+    parsed = parse_domain(domain.domain_pddl)
+
+    def lengths(level):
+        texts = [sample(name, level, seed)[1] for seed in range(8)]
+        return [len(breadth_first_plan(prepare(parsed, parse_problem(t)), 50_000)) for t in texts]
+
+    easy, harder = lengths(0), lengths(2)
+    assert min(easy) <= 2 and max(easy) <= 8, easy
+    assert sorted(harder)[4] > sorted(easy)[4], (easy, harder)
+
+
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
