@@ -275,11 +275,13 @@ def lineage(
 @app.command()
 def export(
     run_dir: RunDir,
-    generation: Annotated[int, typer.Argument(help="The generation the set trained.")],
+    generation: Annotated[
+        int, typer.Argument(help="The generation the set trained.", metavar="GEN")
+    ],
     out: Annotated[str, typer.Option(help="Folder to write the snapshot to.")],
     run: RunIndex = 0,
 ) -> None:
-    """Export the curated set that trained GENERATION as JSONL, with its digest and lineage."""
+    """Export the curated set that trained GEN as JSONL, with its digest and lineage."""
     from iterdeploy.analysis.lineage import export_dataset
 
     done = export_dataset(run_dir, generation, out, run=run)
@@ -289,7 +291,7 @@ def export(
 @app.command()
 def promote(
     run_dir: RunDir,
-    generation: Annotated[int, typer.Argument(help="The generation to deploy.")],
+    generation: Annotated[int, typer.Argument(help="The generation to deploy.", metavar="GEN")],
     run: RunIndex = 0,
     reason: Annotated[str, typer.Option(help="Why; stored with the decision.")] = "",
     force: Annotated[bool, typer.Option(help="Deploy even if the gate fails.")] = False,
@@ -297,7 +299,7 @@ def promote(
     max_drop: MaxDrop = 0.0,
     max_group_drop: MaxGroupDrop = 0.1,
 ) -> None:
-    """Deploy GENERATION if it passes the release gate against the deployed one."""
+    """Deploy GEN if it passes the release gate against the deployed one."""
     from iterdeploy.analysis.governance import GateConfig
     from iterdeploy.analysis.governance import promote as promote_generation
 
