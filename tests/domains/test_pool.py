@@ -89,6 +89,12 @@ def test_modified_problem_file_is_detected(small_pool, tmp_path):
     problem.write_text(problem.read_text().replace("(arm-empty)", ""))
     with pytest.raises(StoreError, match="blocksworld-0003.*rebuild"):
         load_pool(copy)
+    problem.unlink()
+    with pytest.raises(StoreError, match="task blocksworld-0003: cannot read"):
+        load_pool(copy)
+    (copy / "pool.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="unreadable"):
+        build_pool("blocksworld", 24, 7, copy, jobs=1, **SMALL)
 
 
 def test_folder_without_marker_is_not_a_pool(tmp_path):

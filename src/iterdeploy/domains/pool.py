@@ -19,10 +19,11 @@ import random
 import shutil
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from iterdeploy.domains import DOMAINS
 from iterdeploy.domains.base import Domain, Task
@@ -141,7 +142,12 @@ def is_up_to_date(out: Path, key: dict, force: bool) -> bool:
         raise ConfigError(f"pool folder {out} exists and is a file; choose another --out")
     marker = out / MARKER
     if marker.is_file():
-        built = json.loads(marker.read_text())["build"]
+        try:
+            built = json.loads(marker.read_text())["build"]
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(
+                f"{marker} is unreadable ({exc}); pass --force to rebuild the pool"
+            ) from exc
         if built == key and not force:
             return True
         if not force:
@@ -198,6 +204,8 @@ def solve_tasks(
                 stats["planner_seconds"][draw.level] += answer.seconds
                 if answer.plan:
                     records[draw.index] = make_record(dom, draw, answer, seed, planner)
+                    if len(records) % 100 == 0:
+                        log.info("%s: %d of %d tasks planned", dom.name, len(records), size)
                     continue
                 replaced = {"index": draw.index, "attempt": draw.attempt, "reason": answer.status}
                 log.warning("task %d of %s replaced: %s", draw.index, dom.name, answer.status)
@@ -286,7 +294,7 @@ class _Inline:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def map(self, fn, items):  # noqa: ANN001 - mirrors Executor.map
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         return [fn(item) for item in items]
 
 
@@ -366,7 +374,13 @@ def load_pool(path: str | Path) -> list[Task]:
 
 def read_task(folder: Path, record: dict) -> Task:
     """Return the Task of one manifest record, with its problem text read and checked."""
-    problem = (folder / record["file"]).read_text()
+    try:
+        problem = (folder / record["file"]).read_text()
+    except OSError as exc:
+        raise StoreError(
+            f"task {record['id']}: cannot read {folder / record['file']} ({exc.strerror}); "
+            "rebuild the pool"
+        ) from exc
     if hashlib.sha256(problem.encode()).hexdigest() != record["digest"]:
         raise StoreError(
             f"{folder / record['file']} was modified after the pool was built "
