@@ -293,7 +293,7 @@ def _check_types(src: Source, body: SList, types: tuple[TypedName, ...]) -> None
 def _action(src: Source, node: SList, predicates: dict[str, int]) -> Action:
     if len(node) < 2 or not isinstance(node[1], str):
         raise src.error("action without a name", node.pos, expected="(:action NAME ...)")
-    name, parts = node[1], {}
+    name, parts = node[1], {}  # ":parameters" etc. -> its expression
     index = 2
     while index < len(node):
         key = node[index]
@@ -304,17 +304,17 @@ def _action(src: Source, node: SList, predicates: dict[str, int]) -> Action:
                 _show(key),
                 ":parameters, :precondition or :effect followed by a value",
             )
-        parts[key] = (node[index + 1], node.offset(index + 1))
+        parts[key] = node[index + 1]
         index += 2
-    params_node = parts.get(":parameters", (SList(node.pos), node.pos))[0]
+    params_node = parts.get(":parameters", SList(node.pos))
     if not isinstance(params_node, SList):
         raise src.error("bad :parameters", node.pos, _show(params_node), "(?x - type ...)")
     params = tuple(_typed_list(src, params_node, 0, "parameter"))
     scope = Scope(src, {p.name for p in params}, predicates)
     pre = parts.get(":precondition")
-    precondition = tuple(_condition(src, pre[0], scope)) if pre else ()
+    precondition = tuple(_condition(src, pre, scope)) if pre is not None else ()
     effect = parts.get(":effect")
-    add, delete, cost = _effect(src, effect[0], scope) if effect else ((), (), None)
+    add, delete, cost = _effect(src, effect, scope) if effect is not None else ((), (), None)
     return Action(name, params, precondition, add, delete, cost)
 
 
@@ -333,6 +333,10 @@ def _atom(src: Source, node: object, offset: int, scope: Scope | None) -> Atom:
     """Return the atom `(p a ?x)`; with a scope, check variables and arity."""
     if not (isinstance(node, SList) and node and isinstance(node[0], str)):
         raise src.error("bad atom", offset, _show(node), "(predicate arg ...)")
+    if node[0] in _UNSUPPORTED:
+        raise src.error(
+            f"{_UNSUPPORTED[node[0]]} are not supported; {_SUPPORTED_NOTE}", node.pos, node[0]
+        )
     for index in range(1, len(node)):
         arg = node[index]
         if not isinstance(arg, str):
@@ -341,10 +345,6 @@ def _atom(src: Source, node: object, offset: int, scope: Scope | None) -> Atom:
             raise src.error(
                 "undeclared variable", node.offset(index), arg, "a variable from :parameters"
             )
-    if node[0] in _UNSUPPORTED:
-        raise src.error(
-            f"{_UNSUPPORTED[node[0]]} are not supported; {_SUPPORTED_NOTE}", node.pos, node[0]
-        )
     if scope is not None and node[0] != "=":
         arity = scope.predicates.get(node[0])
         if arity is None:
