@@ -22,7 +22,7 @@ from iterdeploy.pddl.successors import Successors
 
 logger = logging.getLogger(__name__)
 
-_CACHE_LIMIT = 200_000  # ground-action cache entries per checker before it is reset
+_CACHE_LIMIT = 20_000  # cached plan lines per checker before the cache is reset
 
 
 class Reason(str, Enum):
@@ -314,7 +314,8 @@ class Checker:
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         result = self._resolve(line)
-        self._cache[line] = result
+        if not (isinstance(result, _Bad) and result.reason is Reason.UNPARSABLE):
+            self._cache[line] = result  # free-text garbage is unique: caching it only costs
         return result
 
     def _resolve(self, line: str) -> _Ground | _Bad:
