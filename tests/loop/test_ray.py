@@ -103,3 +103,84 @@ def test_bad_settings_say_how_to_fix(pool):
     for bad in ({"workers": -1}, {"cpus_per_worker": 0}, {"max_attempts": 0}):
         with pytest.raises(ConfigError, match="use workers >= 0"):
             RayExecutor(lambda: None, pool.validator, **bad)
+
+
+# -- Ray Data's vLLM batch processor: everything but the engine itself runs on CPU --------------
+
+
+def test_ray_data_processor_runs_only_the_vllm_stage_with_lora_and_our_rows(cluster, test_model):
+    from iterdeploy.loop.raydata import RayDataOptions, RequestBuilder, keep_columns
+    from iterdeploy.loop.raydata import processor_config as make_config
+
+    config = make_config(str(test_model), RayDataOptions(concurrency=2, max_lora_rank=32))
+    assert config.engine_kwargs["enable_lora"] and config.engine_kwargs["max_lora_rank"] == 32
+    processor = ray.data.llm.build_processor(config, postprocess=keep_columns)
+    assert processor.list_stage_names() == ["vLLMEngineStage"]  # prompts are ours, not Ray's
+    stage = processor.get_stage_by_name("vLLMEngineStage")
+    assert stage.fn_constructor_kwargs["model"] == str(test_model)
+    shard = make_shards_of(("plan this",), adapter=str(test_model / "adapters" / "g1"))
+    row = RequestBuilder(str(test_model)).rows([shard])[0]
+    assert set(stage.get_required_input_keys()) <= set(row)
+    assert {"tokenized_prompt", "model"} <= set(stage.get_optional_input_keys())
+
+
+def test_ray_data_rows_are_the_vllm_backends_requests_and_outputs_become_traces(
+    cluster, test_model
+):
+    from iterdeploy.generation.base import sample_seed
+    from iterdeploy.generation.hf import load_tokenizer
+    from iterdeploy.loop.raydata import RequestBuilder, keep_columns, to_traces
+    from iterdeploy.prompting.build import render_chat
+
+    adapter = test_model.parent / "adapter-g1"
+    shard = make_shards_of(("stack a on b", "unstack c"), adapter=str(adapter))
+    builder = RequestBuilder(str(test_model))
+    rows = builder.rows([shard])
+    tokenizer = load_tokenizer(test_model)
+    assert [(r["prompt_index"], r["sample"]) for r in rows] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for r in rows:
+        text = render_chat(tokenizer, shard.prompts[r["prompt_index"]])
+        assert r["tokenized_prompt"] == tokenizer.encode(text, add_special_tokens=False)
+        seed = sample_seed(shard.seeds[r["prompt_index"]], r["sample"])
+        assert r["sampling_params"] == {"n": 1, "temperature": 1.0, "top_p": 1.0, "top_k": 0,
+                                        "max_tokens": 24, "seed": seed}  # fmt: skip
+        assert r["model"] == str(adapter.resolve())  # the row's LoRA adapter
+    # What the engine stage adds, then our postprocess as Ray Data maps it, in any order:
+    eos = tokenizer.eos_token_id
+    answers = ["<think>\nok\n</think>\n(pick-up a)", "<think>\nlong", "</think>(x)", "(y)"]
+    engine_out = [
+        {
+            **r,
+            "generated_text": a,
+            "generated_tokens": [7] * (24 if k == 1 else 3) + [eos] * (k != 1),
+        }
+        for k, (r, a) in enumerate(zip(rows, answers, strict=True))
+    ]
+    mapped = ray.data.from_items(engine_out[::-1]).map(keep_columns).take_all()
+    traces = to_traces(builder, shard, mapped, seconds=0.5)
+    assert [[t.text for t in row] for row in traces] == [answers[:2], answers[2:]]
+    assert [[t.truncated for t in row] for row in traces] == [[False, True], [False, False]]
+    assert traces[0][0].reasoning == "ok" and traces[0][0].reasoning_tokens == builder.count_tokens(
+        "ok"
+    )
+    assert traces[0][1].output_tokens == 24
+
+
+def make_shards_of(prompts, adapter=None):
+    from iterdeploy.generation.base import SamplingParams
+    from iterdeploy.loop.executors import Shard
+
+    params = SamplingParams(n=2, temperature=1.0, max_tokens=24)
+    return Shard(7, tuple(prompts), tuple(range(len(prompts))), params, adapter)
+
+
+def test_ray_data_takes_the_vllm_backend_options_and_fits_engines_to_the_gpus():
+    from iterdeploy.loop.raydata import RayDataLLM
+
+    llm = RayDataLLM.from_backend_options(
+        "Qwen/Qwen3-4B-Thinking-2507", {"tensor_parallel_size": 2, "python": "x", "seed": 1}, 8
+    )
+    assert llm.options.concurrency == 4 and llm.options.tensor_parallel_size == 2
+    assert RayDataLLM.from_backend_options("m", {"concurrency": 3}, 8).options.concurrency == 3
+    with pytest.raises(ConfigError, match=r"\['max_num_seqs'\] are not options.*engine_args"):
+        RayDataLLM.from_backend_options("m", {"max_num_seqs": 8}, 1)

@@ -36,6 +36,7 @@ from iterdeploy.registry import Registry
 
 if TYPE_CHECKING:
     from iterdeploy.generation.base import Backend
+    from iterdeploy.loop.raydata import RayDataLLM
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,8 @@ class RayExecutor(Executor):
         max_attempts: restarts of a dead actor (each resending the shards it held) before a
             shard's failure is an error.
         in_flight: shards queued on each actor, so it never waits for the driver.
+        ray_data: generate with Ray Data's vLLM batch processor instead of actors (GPU
+            clusters with the vllm backend; see loop/raydata.py); `backend` is then unused.
     """
 
     def __init__(
@@ -190,6 +193,7 @@ class RayExecutor(Executor):
         cpus_per_worker: int = 1,
         max_attempts: int = 3,
         in_flight: int = 2,
+        ray_data: RayDataLLM | None = None,
     ) -> None:
         ray = import_ray()
         if workers < 0 or cpus_per_worker < 1 or max_attempts < 1 or in_flight < 1:
@@ -203,6 +207,7 @@ class RayExecutor(Executor):
         self.cpus_per_worker = cpus_per_worker
         self.max_attempts = max_attempts
         self.in_flight = in_flight
+        self.ray_data = ray_data
         resources = ray.cluster_resources()
         self.gpus = int(resources.get("GPU", 0))
         self.cpus = int(resources.get("CPU", 1))
@@ -222,6 +227,9 @@ class RayExecutor(Executor):
         ray = import_ray()
         from ray.exceptions import ActorUnavailableError, RayActorError
 
+        if self.ray_data is not None:
+            yield from self.ray_data.generate(shards)
+            return
         if not shards:
             return
         self._start_actors(min(self.workers, len(shards)))
@@ -381,8 +389,13 @@ def open_executor(
     validation_workers: int = 0,
     ray_address: str | None = None,
     ray_workers: int = 0,
+    vllm: tuple[str, dict[str, Any]] | None = None,
 ) -> Executor:
-    """Return the executor `name` ("local" or "ray") with the loop's settings."""
+    """Return the executor `name` ("local" or "ray") with the loop's settings.
+
+    `vllm` is (base model, model.backend_options) when the backend is `vllm`: on a cluster with
+    GPUs the `ray` executor then generates through Ray Data's vLLM batch processor.
+    """
     cls = EXECUTORS.get(name)
     if cls is LocalExecutor:
         if ray_address:
@@ -391,4 +404,10 @@ def open_executor(
                 "(the local executor runs in this process)"
             )
         return LocalExecutor(backend, validator, workers=validation_workers)
-    return RayExecutor(backend, validator, workers=ray_workers, address=ray_address)
+    executor = RayExecutor(backend, validator, workers=ray_workers, address=ray_address)
+    if vllm is not None and executor.gpus:
+        from iterdeploy.loop.raydata import RayDataLLM
+
+        executor.ray_data = RayDataLLM.from_backend_options(*vllm, gpus=executor.gpus)
+        log.info("ray: generation through Ray Data's vLLM processor (%s)", executor.ray_data)
+    return executor
