@@ -41,20 +41,14 @@ def test_paper_prompt_holds_both_examples_then_the_task(blocksworld):
     assert "$" not in prompt  # every placeholder was filled
 
 
-def test_compact_prompt_lists_actions_objects_init_and_goal(blocksworld):
+def test_compact_prompt_lists_objects_init_and_goal(blocksworld):
     domain, problem = blocksworld
     lines = build_prompt("compact", "blocksworld", domain, problem).splitlines()
-    assert [line.split(":")[0] for line in lines] == [
-        "domain",
-        "actions",
-        "objects",
-        "init",
-        "goal",
-    ]
+    assert [line.split(":")[0] for line in lines] == ["domain", "objects", "init", "goal"]
     assert lines[0] == "domain: blocksworld"
-    assert "(unstack ?ob ?underob)" in lines[1]
-    assert "(arm-empty)" in lines[3]
-    assert lines[4].startswith("goal: (")
+    assert lines[1].split() == ["objects:", "b1", "b2"]
+    assert "(arm-empty)" in lines[2]
+    assert lines[3].startswith("goal: (")
     assert len(" ".join(lines)) < len(problem)  # shorter than the PDDL it encodes
 
 
@@ -71,8 +65,8 @@ def test_unknown_template_lists_the_known_ones():
 
 
 def test_compact_prompt_reports_unreadable_pddl_with_its_location():
-    with pytest.raises(PDDLParseError, match="<domain>:1"):
-        build_prompt("compact", "d", "(define (domain", "")
+    with pytest.raises(PDDLParseError, match="<problem>:1"):
+        build_prompt("compact", "d", "", "(define (problem")
 
 
 def test_render_chat_applies_the_models_template_or_leaves_the_prompt(tmp_path):

@@ -15,7 +15,7 @@ from string import Template
 from typing import Protocol
 
 from iterdeploy.errors import ConfigError
-from iterdeploy.pddl.parser import parse_domain, parse_problem
+from iterdeploy.pddl.parser import parse_problem
 
 TEMPLATES = ("paper", "compact")
 EXAMPLES = ("gripper", "logistics")  # the paper's two worked examples, from unrelated domains
@@ -53,7 +53,7 @@ def build_prompt(template: str, domain_name: str, domain_pddl: str, problem_pddl
             domain, problem, plan = example(name)
             fields |= {f"{name}_domain": domain, f"{name}_problem": problem, f"{name}_plan": plan}
     elif template == "compact":
-        fields = compact_fields(domain_name, domain_pddl, problem_pddl)
+        fields = compact_fields(domain_name, problem_pddl)
     else:
         raise ConfigError(
             f"prompting.template = {template!r} is unknown: use one of {', '.join(TEMPLATES)}"
@@ -61,16 +61,15 @@ def build_prompt(template: str, domain_name: str, domain_pddl: str, problem_pddl
     return Template(read_template(template)).substitute(fields).rstrip("\n")
 
 
-def compact_fields(domain_name: str, domain_pddl: str, problem_pddl: str) -> dict[str, str]:
-    """Return the compact template's fields: action signatures, objects, init and goal atoms."""
-    domain = parse_domain(domain_pddl)
+def compact_fields(domain_name: str, problem_pddl: str) -> dict[str, str]:
+    """Return the compact template's fields: the domain name, objects, init and goal atoms.
+
+    The action schemas are left out: a tiny model learns them from its training traces, and
+    every prompt token costs CPU time in generation and training alike.
+    """
     problem = parse_problem(problem_pddl)
-    actions = (
-        "(" + " ".join([a.name, *(p.name for p in a.parameters)]) + ")" for a in domain.actions
-    )
     return {
         "domain_name": domain_name,
-        "actions": " ".join(actions),
         "objects": " ".join(o.name for o in problem.objects),
         "init": " ".join(map(str, problem.init)),
         "goal": " ".join(map(str, problem.goal)),
