@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from transformers import AutoTokenizer
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from iterdeploy.errors import BackendError, ConfigError
 from iterdeploy.generation import BACKENDS
@@ -81,6 +82,21 @@ def test_vllm_lora_adapter_changes_outputs_without_touching_the_base(backend, vl
     again = texts(backend.generate(PROMPTS, params, seeds=[0, 0, 0]))
     assert tuned != base
     assert again == base
+
+
+def test_vllm_full_checkpoint_restarts_the_engine_on_it_and_back(backend, vllm_model, tmp_path):
+    """A full fine-tune is a whole model: vLLM is restarted on it, then on the base again."""
+    model = AutoModelForCausalLM.from_pretrained(vllm_model)
+    generator = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn(param.shape, generator=generator) * 0.05)
+    model.save_pretrained(tmp_path / "full")
+    params = SamplingParams(n=1, temperature=0, max_tokens=16)
+    base = texts(backend.generate(PROMPTS, params, seeds=[0, 0, 0]))
+    tuned = texts(backend.generate(PROMPTS, params, seeds=[0, 0, 0], adapter=tmp_path / "full"))
+    assert tuned != base
+    assert texts(backend.generate(PROMPTS, params, seeds=[0, 0, 0])) == base
 
 
 def test_vllm_rejects_bad_adapters_with_a_fix(backend, vllm_adapter, tmp_path):

@@ -389,15 +389,17 @@ class Worker:
     def _call(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send one request line and return the reply, re-raising the child's errors here."""
         proc = self._proc
-        if proc is None or proc.poll() is not None:
-            raise BackendError(f"the vLLM worker is not running.{self._tail()}")
+        if proc is None:
+            raise BackendError("the vLLM worker was closed: construct a new VLLMBackend")
         assert proc.stdin is not None and proc.stdout is not None
-        try:
-            proc.stdin.write(json.dumps(message) + "\n")
-            proc.stdin.flush()
-            line = proc.stdout.readline()
-        except (BrokenPipeError, OSError) as exc:
-            raise BackendError(f"the vLLM worker died: {exc}.{self._tail()}") from exc
+        line = ""
+        if proc.poll() is None:
+            try:
+                proc.stdin.write(json.dumps(message) + "\n")
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+            except OSError:  # a broken pipe: the child is gone
+                line = ""
         if not line:
             code = proc.wait()
             raise BackendError(f"the vLLM worker exited with code {code}.{self._tail()}")
