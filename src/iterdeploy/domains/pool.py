@@ -21,7 +21,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +198,10 @@ def solve_tasks(
                 draw_task(dom, seed, i, attempt, levels, size, seen, stats)
                 for i, attempt in pending
             ]
-            answers = pool.map(_solve, [(dom.name, d.problem, planner) for d in draws])
+            # plain tuples cross the process boundary (frozen slotted dataclasses do not
+            # unpickle on Python 3.10)
+            jobs_in = [(dom.name, d.problem, astuple(planner)) for d in draws]
+            answers = [_Solved(*answer) for answer in pool.map(_solve, jobs_in)]
             pending = []
             for draw, answer in zip(draws, answers, strict=True):
                 stats["planner_seconds"][draw.level] += answer.seconds
@@ -258,21 +261,23 @@ def content_key(problem: str) -> str:
     return hashlib.sha256("\n".join(body).encode()).hexdigest()
 
 
-def _solve(job: tuple[str, str, PlannerConfig]) -> _Solved:
-    """Return the reference plan of one problem, checked by our validator (a worker process)."""
-    name, problem, planner = job
+def _solve(job: tuple[str, str, tuple]) -> tuple:
+    """Return the reference plan of one problem, checked by our validator, as the fields of a
+    `_Solved` (runs in a worker process)."""
+    name, problem, settings = job
+    planner = PlannerConfig(*settings)
     dom = DOMAINS.get(name)
     checker = _checker(name, problem)
     result = find_plan(dom.domain_pddl, problem, planner, checker, dom.optimal_first)
     if result.plan is None:
-        return _Solved(None, False, result.seconds, result.status, "")
+        return (None, False, result.seconds, result.status, "")
     if not result.plan:
-        return _Solved(None, False, result.seconds, "goal holds in the initial state", "")
+        return (None, False, result.seconds, "goal holds in the initial state", "")
     verdict = checker.validate(list(result.plan))
     if not verdict.valid:
         status = f"validator rejects the planner's plan: {verdict.reason.value} {verdict.detail}"
-        return _Solved(None, False, result.seconds, status, "")
-    return _Solved(result.plan, result.optimal, result.seconds, "solved", result.method)
+        return (None, False, result.seconds, status, "")
+    return (result.plan, result.optimal, result.seconds, "solved", result.method)
 
 
 def _checker(name: str, problem: str) -> Checker:
