@@ -93,6 +93,7 @@ def test_parse_domain_rejects_with_a_located_message(
         ("(:objects a - t) (:init (r a)) (:goal (q))", "undeclared predicate 'r'"),
         ("(:objects a - u) (:init) (:goal (q))", "undeclared type 'u'"),
         ("(:objects a - t) (:init (p a a)) (:goal (q))", "has 2 arguments"),
+        ("(:objects a - t b) (:init (p b)) (:goal (q))", "'b' does not fit ?x"),
         ("(:objects a - t) (:init) (:goal (q)) (:metric minimize (total-time))", "metric"),
     ],
 )

@@ -157,7 +157,7 @@ class Checker:
             raise self._problem_error(
                 f"metric ({problem.metric}) is not supported", "(:metric minimize (total-cost))"
             )
-        self._arity = {p.name: len(p.parameters) for p in domain.predicates}
+        self._signatures = {p.name: p.parameters for p in domain.predicates}
         for atom in problem.init:
             self._check_fact(atom, "init")
         self._init = frozenset(str(atom) for atom in problem.init)
@@ -446,21 +446,28 @@ class Checker:
         return _Schema(action, self._objects, compile_atom)
 
     def _check_fact(self, atom: Atom, where: str) -> None:
-        arity = self._arity.get(atom.predicate)
-        if arity is None:
+        """Check predicate, arity, objects and argument types of an init or goal atom."""
+        params = self._signatures.get(atom.predicate)
+        if params is None:
             raise self._problem_error(
                 f"{where} atom {atom} uses undeclared predicate {atom.predicate!r}",
                 "a predicate of the domain",
             )
-        if arity != len(atom.args):
+        if len(params) != len(atom.args):
             raise self._problem_error(
-                f"{where} atom {atom} has {len(atom.args)} arguments", f"{arity} arguments"
+                f"{where} atom {atom} has {len(atom.args)} arguments", f"{len(params)} arguments"
             )
-        for arg in atom.args:
-            if arg not in self._objects:
+        for arg, param in zip(atom.args, params, strict=True):
+            ancestors = self._objects.get(arg)
+            if ancestors is None:
                 raise self._problem_error(
                     f"{where} atom {atom} uses undeclared object {arg!r}",
                     "an object from :objects or a domain constant",
+                )
+            if ancestors.isdisjoint(param.types):
+                raise self._problem_error(
+                    f"{where} atom {atom}: {arg!r} does not fit {param.name}",
+                    f"an object of type {' or '.join(param.types)}",
                 )
 
     def _problem_error(self, message: str, expected: str) -> PDDLParseError:
