@@ -11,7 +11,7 @@ from iterdeploy.domains.base import Domain, Params, ladder, numbered, write_prob
 
 LADDER = ladder(
     cars=[(1, 1), (1, 2), (2, 2), (2, 3), (3, 4), (4, 6), (5, 8), (6, 10), (8, 14), (10, 20)],
-    locations=[(2, 2), (2, 3), (3, 3), (3, 4), (4, 5), (5, 6), (5, 8), (6, 10), (8, 12), (10, 15)],
+    locations=[(2, 4), (2, 4), (3, 4), (3, 4), (4, 5), (5, 6), (5, 8), (6, 10), (8, 12), (10, 15)],
 )
 
 

@@ -16,7 +16,7 @@ COLORS = ("white", "black")
 # in the wrong order leads to dead ends), so the ladder ends near the IPC training-easy start.
 LADDER = ladder(
     rows=[(1, 1), (1, 1), (1, 2), (2, 2), (2, 2), (2, 3), (2, 3), (3, 3), (3, 3), (3, 3)],
-    columns=[(1, 1), (1, 2), (2, 2), (2, 2), (2, 3), (2, 3), (3, 3), (3, 3), (3, 4), (3, 4)],
+    columns=[(1, 2), (1, 2), (2, 2), (2, 2), (2, 3), (2, 3), (3, 3), (3, 3), (3, 4), (3, 4)],
     robots=[(1, 1), (1, 1), (1, 1), (1, 1), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2), (2, 2)],
 )
 

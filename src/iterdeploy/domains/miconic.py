@@ -11,7 +11,7 @@ from iterdeploy.domains.base import Domain, Params, ladder, numbered, write_prob
 
 LADDER = ladder(
     passengers=[(1, 1), (1, 2), (2, 2), (2, 3), (3, 4), (4, 5), (5, 7), (6, 10), (8, 14), (10, 20)],
-    floors=[(2, 2), (2, 3), (3, 4), (4, 5), (4, 6), (5, 8), (6, 10), (8, 14), (10, 20), (15, 30)],
+    floors=[(2, 4), (2, 4), (3, 4), (4, 5), (4, 6), (5, 8), (6, 10), (8, 14), (10, 20), (15, 30)],
 )
 
 
