@@ -159,3 +159,12 @@ def test_cli_builds_and_shows_a_pool(tmp_path, capsys):
     assert "Did you mean 'ferry'" in capsys.readouterr().err
     assert main(["tasks", "show", str(tmp_path)]) == 1
     assert "not a complete task pool" in capsys.readouterr().err
+
+
+def test_cli_lists_the_domains_with_their_parameters(capsys):
+    assert main(["tasks", "domains"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 12
+    assert any(
+        line.split()[0] == "sokoban" and "grid, boxes, walls, pulls" in line for line in lines
+    )
