@@ -41,11 +41,11 @@ def load_tasks(config: RunConfig) -> list[Task]:
         key = json.dumps([name, pool.size, pool.heldout, pool.levels, pool.seed])
         out = cache_dir() / "pools" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
         levels = list(pool.levels) or None
-        tasks.extend(
-            load_pool(
-                build_pool(name, pool.size, pool.seed, out, levels=levels, heldout=pool.heldout)
-            )
+        # force: a cached pool built with other planner settings is rebuilt, not an error
+        path = build_pool(
+            name, pool.size, pool.seed, out, levels=levels, heldout=pool.heldout, force=True
         )
+        tasks.extend(load_pool(path))
     ids = [t.id for t in tasks]
     if len(set(ids)) != len(ids):
         raise ConfigError(
