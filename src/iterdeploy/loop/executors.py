@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -159,9 +160,18 @@ class GenerationWorker:
         return os.getpid()
 
 
-def score_batch(validator: Validator, items: Sequence[tuple[str, str]]) -> list[Score]:
+# The validator each Ray worker process last used, by executor key: its prepared checkers are
+# reused by the later tasks of the same run instead of re-parsing every problem.
+_VALIDATORS: dict[str, Validator] = {}
+
+
+def score_batch(key: str, validator: Validator, items: Sequence[tuple[str, str]]) -> list[Score]:
     """Return the scores of `items` (the body of one validation Ray task)."""
-    return [validator.score(task_id, text) for task_id, text in items]
+    if key not in _VALIDATORS:
+        _VALIDATORS.clear()
+        _VALIDATORS[key] = validator
+    cached = _VALIDATORS[key]
+    return [cached.score(task_id, text) for task_id, text in items]
 
 
 class RayExecutor(Executor):
@@ -180,6 +190,7 @@ class RayExecutor(Executor):
         in_flight: shards queued on each actor, so it never waits for the driver.
         ray_data: generate with Ray Data's vLLM batch processor instead of actors (GPU
             clusters with the vllm backend; see loop/raydata.py); `backend` is then unused.
+        validation_tasks: Ray tasks one `validate` call is split into; 0 = one per cluster CPU.
     """
 
     def __init__(
@@ -194,13 +205,15 @@ class RayExecutor(Executor):
         max_attempts: int = 3,
         in_flight: int = 2,
         ray_data: RayDataLLM | None = None,
+        validation_tasks: int = 0,
     ) -> None:
         ray = import_ray()
-        if workers < 0 or cpus_per_worker < 1 or max_attempts < 1 or in_flight < 1:
+        if min(workers, validation_tasks) < 0 or min(cpus_per_worker, max_attempts, in_flight) < 1:
             raise ConfigError(
-                f"ray executor: workers={workers}, cpus_per_worker={cpus_per_worker}, "
-                f"max_attempts={max_attempts}, in_flight={in_flight}: use workers >= 0 "
-                "(0 = one per GPU or CPU worker) and the others >= 1"
+                f"ray executor: workers={workers}, validation_tasks={validation_tasks}, "
+                f"cpus_per_worker={cpus_per_worker}, max_attempts={max_attempts}, "
+                f"in_flight={in_flight}: use workers >= 0 and validation_tasks >= 0 (0 = "
+                "automatic) and the others >= 1"
             )
         connect(address, num_cpus)
         self.factory = backend
@@ -213,7 +226,9 @@ class RayExecutor(Executor):
         self.cpus = int(resources.get("CPU", 1))
         auto = self.gpus or max(1, self.cpus // cpus_per_worker)
         self.workers = workers or auto
+        self.validation_tasks = validation_tasks or self.cpus
         self._validator = ray.put(validator)
+        self._key = uuid.uuid4().hex
         self._actors: list[Any] = []
 
     # -- generation -----------------------------------------------------------------------------
@@ -302,16 +317,15 @@ class RayExecutor(Executor):
     # -- validation -----------------------------------------------------------------------------
 
     def validate(self, items: Sequence[tuple[str, str]]) -> list[Score]:
-        """Score `items` in Ray tasks, one contiguous batch per cluster CPU (tasks stay grouped)."""
+        """Score `items` in Ray tasks, one contiguous batch each (a task's items stay together)."""
         ray = import_ray()
         if not items:
             return []
-        parts = min(len(items), max(1, self.cpus))
+        parts = min(len(items), self.validation_tasks)
         size = -(-len(items) // parts)
         task = ray.remote(score_batch).options(num_cpus=1, max_retries=self.max_attempts)
-        refs = [
-            task.remote(self._validator, items[i : i + size]) for i in range(0, len(items), size)
-        ]
+        batches = [items[i : i + size] for i in range(0, len(items), size)]
+        refs = [task.remote(self._key, self._validator, batch) for batch in batches]
         return [score for part in get(refs) for score in part]
 
     def close(self) -> None:
