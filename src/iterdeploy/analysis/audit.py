@@ -22,6 +22,7 @@ from iterdeploy.analysis.data import DatasetRecord, RunData, TraceRecord
 from iterdeploy.analysis.metrics import Group, Table
 
 LONG_RATIO = 2.0  # a valid plan this many times the reference length is "long"
+MAX_ACTIONS = 12  # action rows shown when no plan is valid (garbage names are pooled)
 SETS = ("all", "valid", "curated")
 
 
@@ -166,18 +167,24 @@ def actions(sets: dict[str, list[tuple[RunData, TraceRecord]]], label: str) -> T
         for step, n in by_step.items():
             counts[name][_action(step)] += n
     totals = {name: sum(c.values()) for name, c in counts.items()}
+    # Rows: the actions of valid plans (the domain's own), else the most common names; the
+    # rest (garbage from invalid outputs) is pooled into one "(other)" row.
+    named = set(counts["valid"]) | set(counts["curated"])
+    shown = [a for a, _ in counts["all"].most_common() if a in named]
+    shown = shown or [a for a, _ in counts["all"].most_common(MAX_ACTIONS)]
+    for name in SETS:
+        counts[name]["(other)"] = totals[name] - sum(counts[name][a] for a in shown)
     rows = tuple(
-        (
-            action,
-            *(None if totals[n] == 0 else round(counts[n][action] / totals[n], 4) for n in SETS),
-        )
-        for action, _ in counts["all"].most_common()
+        (action, *(_rate(counts[n][action], totals[n]) for n in SETS))
+        for action in [*shown, "(other)"]
+        if counts["all"][action]
     )
     return Table(
         _name("audit_actions", label),
         f"Plan features ({label}): share of each action among plan steps",
         ("action", "all", "valid", "curated"),
         rows,
+        "(other): step names that no valid plan uses, e.g. garbage from invalid outputs.",
     )
 
 
@@ -306,7 +313,10 @@ def ratio(data: RunData, trace: TraceRecord) -> float | None:
 
 
 def _final_dataset(data: RunData, run: int) -> DatasetRecord | None:
-    mine = [d for d in data.datasets if d.run == run and d.generation in data.generations[run]]
+    # A curated set counts once every generation it drew from is evaluated (its own model may
+    # still be training or deploying).
+    last = max(data.generations[run])
+    mine = [d for d in data.datasets if d.run == run and d.generation <= last + 1]
     return max(mine, key=lambda d: d.generation, default=None)
 
 
