@@ -79,6 +79,7 @@ def plot_plan_lengths(groups: Sequence[Group], path: Path) -> Path:
             [left["boxes"][0], right["boxes"][0]],
             ["model (shortest valid)", "reference"],
             fontsize=8,
+            loc="upper left",
         )
         _style(ax, f"solved plan lengths, pool ({g.policy})", "plan length (steps)")
     return _save(fig, path)
