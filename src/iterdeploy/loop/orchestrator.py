@@ -310,8 +310,6 @@ class Loop:
         """Fine-tune the BASE model on dataset `generation`; record the adapter."""
         if self.store.is_done(run, generation, "train"):
             return
-        from iterdeploy.training.sft import train
-
         row = self.store.query(
             "SELECT path, digest, size FROM datasets WHERE run = ? AND generation = ?",
             (run, generation),
@@ -326,7 +324,7 @@ class Loop:
                 "restore it or start a new run"
             )
         if examples:
-            values = self._train_adapter(run, generation, examples, row["digest"], train)
+            values = self._train_adapter(run, generation, examples, row["digest"])
         else:
             values = self._model_row_untrained(run, generation, row["digest"])
         with self.store.transaction() as db:
@@ -424,16 +422,14 @@ class Loop:
         return (run, generation, self.base, "base", None, None, dataset, "{}", "[]", "[]", 0.0)
 
     def _train_adapter(
-        self, run: int, generation: int, examples: list[dict[str, str]], dataset: str, train: Any
+        self, run: int, generation: int, examples: list[dict[str, str]], dataset: str
     ) -> tuple[Any, ...]:
-        relative = Path("adapters") / f"r{run}" / f"g{generation}"
-        out = self.folder / relative
+        from iterdeploy.training.sft import train
+
+        out = self.folder / "adapters" / f"r{run}" / f"g{generation}"
         shutil.rmtree(out, ignore_errors=True)  # a killed attempt may have left files
-        config = self.config.training
-        if "seed" in {f.name for f in dataclasses.fields(config)}:
-            config = dataclasses.replace(
-                config, seed=derive_seed(self.config.loop.seed, run, generation, "train") % 2**31
-            )
+        seed = derive_seed(self.config.loop.seed, run, generation, "train") % 2**31
+        config = dataclasses.replace(self.config.training, seed=seed)
         log.info("run %d gen %d: training on %d examples", run, generation, len(examples))
         result = train(self.base, examples, config, out)
         path = Path(result.path).resolve().relative_to(self.folder.resolve())
