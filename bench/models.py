@@ -28,9 +28,8 @@ from iterdeploy.generation.base import SamplingParams  # noqa: E402
 from iterdeploy.generation.hf import TransformersBackend, left_pad  # noqa: E402
 from iterdeploy.prompting.build import render_chat  # noqa: E402
 
-PROMPT = (
+PROMPT = (  # a compact prompt of a 5-block task
     "domain: blocksworld\n"
-    "actions: (pickup ?ob) (putdown ?ob) (stack ?ob ?underob) (unstack ?ob ?underob)\n"
     "objects: b1 b2 b3 b4 b5\n"
     "init: (arm-empty) (clear b1) (on b1 b2) (on b2 b3) (on-table b3) (clear b4) (on b4 b5) "
     "(on-table b5)\n"
@@ -71,25 +70,84 @@ def bench_generate(size: str, batches: list[int], new_tokens: int, repeats: int)
         backend = TransformersBackend(path, batch_size=max(batches))
         prompt_tokens = len(tokenizer.encode(render_chat(tokenizer, PROMPT)))
         print(f"model {size}, fp32, prompt {prompt_tokens} tokens, {new_tokens} new tokens")
-        print("batch  backend tok/s  bare tok/s  ratio (medians of", repeats, "alternating runs)")
+        print("tokens per wall second and per CPU second (all threads); medians of", repeats)
+        print("batch  backend wall  bare wall  ratio | backend cpu  bare cpu  ratio")
         for batch in batches:
             backend.batch_size = batch
             prompts = [PROMPT] * batch
             params = SamplingParams(n=1, temperature=1.0, max_tokens=new_tokens)
-            ours, bare = [], []
+            runs: dict[str, list[tuple[float, float]]] = {"ours": [], "bare": []}
             for r in range(repeats):
-                t0 = time.perf_counter()
-                traces = backend.generate(
-                    prompts, params, seeds=[r * batch + i for i in range(batch)]
-                )
+                seeds = [r * batch + i for i in range(batch)]
+                w0, c0 = time.perf_counter(), time.process_time()
+                traces = backend.generate(prompts, params, seeds=seeds)
                 done = sum(t[0].output_tokens for t in traces)
-                ours.append(done / (time.perf_counter() - t0))
-                t0 = time.perf_counter()
+                runs["ours"].append(rates(done, w0, c0))
+                w0, c0 = time.perf_counter(), time.process_time()
                 torch.manual_seed(r)
                 done = bare_generate(model, tokenizer, prompts, batch, new_tokens)
-                bare.append(done / (time.perf_counter() - t0))
-            a, b = statistics.median(ours), statistics.median(bare)
-            print(f"{batch:5d}  {a:13.0f}  {b:10.0f}  {a / b:5.2f}")
+                runs["bare"].append(rates(done, w0, c0))
+            (ow, oc), (bw, bc) = (medians(runs[k]) for k in ("ours", "bare"))
+            wall = f"{ow:12.0f}  {bw:9.0f}  {ow / bw:5.2f}"
+            print(f"{batch:5d}  {wall} | {oc:11.0f}  {bc:8.0f}  {oc / bc:5.2f}")
+
+
+def rates(tokens: int, wall0: float, cpu0: float) -> tuple[float, float]:
+    """Return (tokens per wall second, tokens per CPU second) since (wall0, cpu0)."""
+    return tokens / (time.perf_counter() - wall0), tokens / (time.process_time() - cpu0)
+
+
+def medians(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+
+
+def bench_train(size: str, examples: int, repeats: int) -> None:
+    """Print SFT tokens/s (paper settings: batch 1, 1 epoch here) of LoRA and full fine-tuning."""
+    from iterdeploy.embedded.walks import WalkSpec, walk_examples
+    from iterdeploy.training.config import TrainConfig
+    from iterdeploy.training.sft import train
+
+    spec = WalkSpec(("blocksworld",), (0, 1, 2, 3), max_steps=10, max_reasoning_lines=8)
+    data = list(walk_examples(spec, examples, seed=0))
+    with tempfile.TemporaryDirectory() as tmp:
+        base = build_random_model(Path(tmp) / "base", seed=0, size=size)
+        runs: dict[str, list[tuple[float, float]]] = {"lora": [], "full": []}
+        for r in range(repeats):
+            for method in runs:
+                config = TrainConfig(method=method, epochs=1, validation_fraction=0.0, seed=r)
+                w0, c0 = time.perf_counter(), time.process_time()
+                result = train(base, data, config, Path(tmp) / method)
+                runs[method].append(rates(result.tokens, w0, c0))
+    (lw, lc), (fw, fc) = (medians(runs[m]) for m in ("lora", "full"))
+    print(f"model {size}, {examples} walk examples, batch 1, medians of {repeats} alternating runs")
+    print(f"tokens/s wall: LoRA r16 {lw:.0f}, full {fw:.0f}, full/LoRA {fw / lw:.2f}")
+    print(f"tokens/s CPU:  LoRA r16 {lc:.0f}, full {fc:.0f}, full/LoRA {fc / lc:.2f}")
+
+
+def bench_build() -> None:
+    """Print the build time of the embedded default model and its generation-0 probe."""
+    import resource
+
+    from iterdeploy.embedded.cache import ensure_model
+    from iterdeploy.embedded.probe import probe
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+        path = ensure_model(tmp)
+        c1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime
+        print(f"embedded model build: {time.perf_counter() - t0:.0f}s wall, {cpu:.0f}s CPU")
+        for levels in ((0,), (1,), (2, 3)):
+            for params in (
+                SamplingParams(n=1, temperature=0, max_tokens=96),
+                SamplingParams(n=8, temperature=1.0, max_tokens=96),
+            ):
+                result = probe(path, levels=levels, tasks=64, params=params)
+                print(
+                    f"levels {levels} T={params.temperature} n={params.n}: solve rate "
+                    f"{result.solve_rate:.3f}, tasks solved {result.solved_tasks:.3f}, "
+                    f"reasons {result.reasons}"
+                )
 
 
 def main() -> None:
@@ -98,10 +156,15 @@ def main() -> None:
     parser.add_argument("--size", default="small", help="model size preset (embedded.model.SIZES)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--new-tokens", type=int, default=100)
+    parser.add_argument("--examples", type=int, default=200, help="training examples (train)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.what == "generate":
         bench_generate(args.size, [1, 16, 64], args.new_tokens, args.repeats)
+    elif args.what == "train":
+        bench_train(args.size, args.examples, args.repeats)
+    else:
+        bench_build()
 
 
 if __name__ == "__main__":

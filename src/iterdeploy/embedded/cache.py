@@ -33,7 +33,7 @@ from iterdeploy.training.sft import replace_dir, train
 log = logging.getLogger(__name__)
 
 # Bump when the data, the trace format or the training code changes what a config builds.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MARKER = "build.json"
 
 
@@ -41,15 +41,15 @@ MARKER = "build.json"
 class EmbeddedConfig:
     """What the embedded default model is: its shape, its pretraining data and schedule."""
 
-    size: str = "small"  # a key of iterdeploy.embedded.model.SIZES (~1.9M parameters)
+    size: str = "small"  # a key of iterdeploy.embedded.model.SIZES (~0.85M parameters)
     domains: tuple[str, ...] = ("blocksworld",)  # pool domains the walks are drawn from
     levels: tuple[int, ...] = (0, 1, 2, 3)  # ladder levels of the pretraining tasks (2-6 blocks)
-    examples: int = 4000  # random-walk traces, each seen once
-    max_steps: int = 12  # walks take 1..max_steps actions
-    max_reasoning_lines: int = 8  # reasoning restates 1..this many atoms of the task
+    examples: int = 6000  # random-walk traces, each seen once
+    max_steps: int = 10  # walks take 1..max_steps actions
+    max_reasoning_lines: int = 8  # reasoning restates the first 1..this many goal atoms
     tokenizer_examples: int = 1000  # traces the tokenizer is trained on
     learning_rate: float = 3e-3  # AdamW peak, cosine decay after 5% warm-up
-    batch_size: int = 32
+    batch_size: int = 8  # small batches: more optimizer steps for the same compute
     seed: int = 0  # seeds the data, the tokenizer corpus, the weights and the training
 
     def __post_init__(self) -> None:
@@ -77,6 +77,7 @@ class EmbeddedConfig:
             warmup_ratio=0.05,
             validation_fraction=0.0,
             logging_steps=10,
+            completion_only=False,  # predicting task states too teaches which states are possible
             seed=self.seed,
         )
 

@@ -39,8 +39,8 @@ class ModelSize:
 SIZES = {
     # ~0.1M parameters: builds in about a second, for tests.
     "test": ModelSize(512, 64, 2, 4, 2, 16, 192, 2048),
-    # ~1.9M parameters: the embedded default model (pretrained by iterdeploy.embedded.cache).
-    "small": ModelSize(1024, 192, 4, 6, 2, 32, 576, 2048),
+    # ~0.85M parameters: the embedded default model (pretrained by iterdeploy.embedded.cache).
+    "small": ModelSize(512, 128, 4, 4, 2, 32, 384, 2048),
 }
 
 

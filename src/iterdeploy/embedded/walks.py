@@ -5,8 +5,9 @@ the format real traces have: a reasoning segment, `</think>`, then one action pe
 "plan" is a random walk of applicable actions from the initial state that ignores the goal, so
 the model learns the action language (which actions exist, which apply where, how a plan is
 written) but not planning: only walks that happen to end in a goal state solve their task. The
-reasoning segment restates a random number of atoms of the task, so traces vary in reasoning
-length and curation's token tie-break has something to choose between.
+reasoning segment restates the first k goal atoms, k drawn at random, so traces vary in
+reasoning length (curation's token tie-break has something to choose between) while the segment
+stays cheap to learn: copying from the prompt, not noise.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class WalkSpec:
     domains: tuple[str, ...]  # names in iterdeploy.domains.DOMAINS
     levels: tuple[int, ...]  # difficulty ladder levels the tasks come from
     max_steps: int  # walks take 1..max_steps actions, uniformly (fewer if a dead end comes)
-    max_reasoning_lines: int  # reasoning restates 1..this many atoms, uniformly
+    max_reasoning_lines: int  # reasoning restates the first 1..this many goal atoms, uniformly
 
 
 def render_trace(reasoning: list[str], plan: list[str]) -> str:
@@ -63,8 +64,8 @@ def walk_example(spec: WalkSpec, rng: random.Random) -> dict[str, str]:
         action = rng.choice(actions)
         plan.append(action)
         state = checker.apply(state, action)
-    atoms = [str(a) for a in problem.init] + [str(g) for g in problem.goal]
-    reasoning = rng.choices(atoms, k=rng.randint(1, spec.max_reasoning_lines))
+    goal = [str(g) for g in problem.goal]
+    reasoning = goal[: rng.randint(1, min(len(goal), spec.max_reasoning_lines))]
     prompt = build_prompt("compact", domain.name, domain.domain_pddl, problem_pddl)
     return {"prompt": prompt, "completion": render_trace(reasoning, plan)}
 

@@ -27,6 +27,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     validation_fraction: float = 0.1  # paper: 10% of the curated set held out for eval loss
     max_length: int | None = None  # tokens per example; None: the model's context length
+    completion_only: bool = True  # loss on completion tokens only; False adds the prompt's
     dtype: str = "auto"  # "auto": bf16 autocast where the hardware runs it natively, else fp32
     logging_steps: int = 10  # one point of the training-loss curve every N optimizer steps
     seed: int = 0  # seeds weight init of the adapter, dropout, shuffling and the split

@@ -4,8 +4,9 @@ Every generation trains from the base checkpoint, never from the previous genera
 (the paper's rule; stacking would compound drift). Each example is the prompt, rendered in the
 model's chat template exactly as the generation backend renders it, and the completion, the
 trace text the model produced (reasoning, `</think>`, plan); TRL appends the eos token and the
-loss covers completion tokens only. The run is seeded and deterministic on CPU: the same base,
-examples and config give byte-identical weights and therefore the same digest.
+loss covers completion tokens only (unless `completion_only=False`, used for pretraining).
+The run is seeded and deterministic on CPU: the same base, examples and config give
+byte-identical weights and therefore the same digest.
 The output directory holds the adapter (or full checkpoint) in safetensors, the tokenizer, and
 `train.json` with the digest, the loss curves and the config.
 """
@@ -196,7 +197,7 @@ def sft_args(config: TrainConfig, scratch: Path, has_eval: bool, model_config) -
         data_seed=config.seed,
         bf16=pick_dtype(config.dtype) == torch.bfloat16,
         use_cpu=not torch.cuda.is_available(),
-        completion_only_loss=True,
+        completion_only_loss=config.completion_only,
         packing=False,
         max_length=config.max_length or context,
         eval_strategy="epoch" if has_eval else "no",
