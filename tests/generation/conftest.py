@@ -144,7 +144,7 @@ def vllm_server(vllm_python: Path, vllm_model: Path, vllm_adapter: Path, tmp_pat
         lora_modules={"tuned": vllm_adapter},
         reasoning_parser="qwen3",
         max_model_len=512,
-        single_process=True,
+        cpu=True,
     )
     server.start()
     yield server

@@ -90,6 +90,15 @@ def test_openai_reads_the_reasoning_the_server_split_off(vllm_server, vllm_model
         assert served.truncated == local.truncated
 
 
+def test_openai_many_long_seeded_requests_at_once(vllm_server):
+    """More prompt tokens in flight than one prefill step: the server must not crash (cpu=True
+    turns chunked prefill off, see `serve_command`)."""
+    prompts = [f"(stack b{i} b{i + 1}) " + "(on a b) (clear c) " * 20 for i in range(24)]
+    with backend_for(vllm_server, concurrency=24) as backend:
+        rows = backend.generate(prompts, SamplingParams(max_tokens=4), seeds=list(range(24)))
+    assert all(row[0].output_tokens >= 1 for row in rows)
+
+
 def test_openai_serves_adapters_by_name_mapping_and_runtime_loading(vllm_server, vllm_adapter):
     with backend_for(vllm_server) as backend:
         base = texts(backend.generate(PROMPTS, GREEDY, seeds=[0, 0, 0]))

@@ -75,6 +75,14 @@ def test_vllm_flags_truncation_at_max_tokens(backend):
     assert truncated, "a random model should hit a 3-token limit at least once in 6 samples"
 
 
+def test_vllm_seeded_batch_larger_than_one_prefill_step_runs(backend):
+    """24 prompts of ~280 tokens exceed vLLM's 4096-token step: with chunked prefill (off on
+    CPU by default) vLLM 0.32 crashes on seeded requests."""
+    prompts = [f"(stack b{i} b{i + 1}) " + "(on a b) (clear c) " * 20 for i in range(24)]
+    rows = backend.generate(prompts, SamplingParams(max_tokens=4), seeds=list(range(24)))
+    assert all(len(row) == 1 and row[0].output_tokens >= 1 for row in rows)
+
+
 def test_vllm_lora_adapter_changes_outputs_without_touching_the_base(backend, vllm_adapter):
     params = SamplingParams(n=1, temperature=0, max_tokens=16)
     base = texts(backend.generate(PROMPTS, params, seeds=[0, 0, 0]))

@@ -144,6 +144,7 @@ class OpenAIBackend(Backend):
             headers=headers,
         )
         self._abort = threading.Event()
+        self._sent_lock = threading.Lock()
 
     def close(self) -> None:
         self._client.close()
@@ -251,7 +252,8 @@ class OpenAIBackend(Backend):
             body["messages"] = [{"role": "user", "content": prompt}]
         else:
             body["prompt"] = self._render(prompt)
-        self.sent += 1
+        with self._sent_lock:
+            self.sent += 1
         start = time.perf_counter()
         reply = self._post(f"{self.base_url}/{_PATHS[self.endpoint]}", body)
         seconds = (time.perf_counter() - start) / share
