@@ -133,6 +133,15 @@ def test_openai_retries_5xx_with_backoff_then_succeeds(vllm_server):
         assert texts(rows) == texts(direct.generate(PROMPTS[:1], GREEDY, seeds=[0]))
 
 
+def test_openai_retries_a_request_that_times_out(vllm_server):
+    with FlakyProxy(vllm_server.port, failures=1, stall=5.0) as proxy:
+        url = f"http://127.0.0.1:{proxy.port}/v1"
+        with OpenAIBackend("tiny", base_url=url, timeout=3.0, retries=2, backoff=0.05) as slow:
+            rows = slow.generate(PROMPTS[:1], GREEDY, seeds=[0])
+        assert proxy.failed == 1 and proxy.requests >= 2
+    assert rows[0][0].output_tokens >= 1
+
+
 def test_openai_server_down_retries_then_raises_one_clear_error(dead_url):
     with OpenAIBackend("tiny", base_url=dead_url, retries=2, backoff=0.01) as backend:
         with pytest.raises(BackendError, match=r"after 3 attempt\(s\).*Make sure the server"):
@@ -199,9 +208,10 @@ def test_openai_server_stopped_mid_run_keeps_results_and_resume_sends_only_the_r
 
 
 class FlakyProxy:
-    """An HTTP proxy to a local server that answers 503 to its first `failures` requests."""
+    """An HTTP proxy to a local server that fails its first `failures` requests: 503 at once,
+    or, with `stall`, 503 only after `stall` seconds (a client timeout fires first)."""
 
-    def __init__(self, target_port: int, failures: int) -> None:
+    def __init__(self, target_port: int, failures: int, stall: float = 0.0) -> None:
         self.requests = self.failed = 0
         proxy = self
 
@@ -211,6 +221,7 @@ class FlakyProxy:
                 proxy.requests += 1
                 if proxy.failed < failures:
                     proxy.failed += 1
+                    time.sleep(stall)
                     self._reply(503, b'{"error": "overloaded"}')
                     return
                 upstream = httpx.post(
@@ -222,11 +233,14 @@ class FlakyProxy:
                 self._reply(upstream.status_code, upstream.content)
 
             def _reply(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the client gave up waiting (the timeout test)
+                    pass
 
             def log_message(self, *args) -> None:  # keep pytest's output clean
                 return None
