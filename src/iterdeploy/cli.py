@@ -187,16 +187,23 @@ def run(
     out: typing.Annotated[
         pathlib.Path | None, typer.Option(help="Run folder (default runs/<run_id>).")
     ] = None,
+    ray_address: typing.Annotated[
+        str | None, typer.Option(help="Run on this Ray cluster ('auto', HOST:6379).")
+    ] = None,
 ) -> None:
     """Run the loop: deploy, validate, curate and fine-tune the base, generation by generation."""
     from iterdeploy.config import load_config
+    from iterdeploy.errors import ConfigError
     from iterdeploy.loop.orchestrator import resume_run, start_run
 
     _log_to_stderr()
+    ray = [] if ray_address is None else ["loop.executor=ray", f"loop.ray_address={ray_address}"]
+    if resume is not None and ray:
+        raise ConfigError("--ray-address is part of a run's stored config: drop it with --resume")
     if resume is not None:
         _print_run(resume_run(resume))
     else:
-        _print_run(start_run(load_config(preset, set_ or []), out))
+        _print_run(start_run(load_config(preset, [*(set_ or []), *ray]), out))
 
 
 @app.command(name="resume")

@@ -47,8 +47,16 @@ class LoopConfig:
     chunk_tasks: int = 64  # tasks per committed deployment chunk (partial work survives a kill)
     heldout_samples: int = 1  # samples per held-out task (evaluated, never curated)
     validation_workers: int = 0  # processes validating plans; 0 = one per core, 1 = in-process
+    executor: str = "local"  # "local" (this machine) or "ray" (a Ray cluster; docs/scale.md)
+    ray_address: str = ""  # "" = start a local Ray cluster; "auto" or "host:6379" = join one
+    ray_workers: int = 0  # generation actors with executor "ray"; 0 = one per GPU (or CPU)
 
     def __post_init__(self) -> None:
+        _require(self.executor in ("local", "ray"), "loop.executor", self.executor,
+                 "'local' or 'ray'")  # fmt: skip
+        _require(not self.ray_address or self.executor == "ray", "loop.ray_address",
+                 self.ray_address, "empty unless loop.executor = 'ray'")  # fmt: skip
+        _require(self.ray_workers >= 0, "loop.ray_workers", self.ray_workers, "an integer >= 0")
         _require(self.runs >= 1, "loop.runs", self.runs, "an integer >= 1")
         _require(self.generations >= 0, "loop.generations", self.generations, "an integer >= 0")
         _require(self.chunk_tasks >= 1, "loop.chunk_tasks", self.chunk_tasks, "an integer >= 1")

@@ -184,3 +184,26 @@ def test_ray_data_takes_the_vllm_backend_options_and_fits_engines_to_the_gpus():
     assert RayDataLLM.from_backend_options("m", {"concurrency": 3}, 8).options.concurrency == 3
     with pytest.raises(ConfigError, match=r"\['max_num_seqs'\] are not options.*engine_args"):
         RayDataLLM.from_backend_options("m", {"max_num_seqs": 8}, 1)
+
+
+# -- the loop itself: executor = "ray" stores what executor = "local" stores -----------------------
+
+
+def test_a_two_generation_loop_on_ray_stores_what_the_local_executor_stores(
+    cluster, tmp_path, cache, test_model
+):
+    from loop_helpers import fake_preset
+
+    from iterdeploy.config import load_config
+    from iterdeploy.loop.orchestrator import start_run
+    from iterdeploy.loop.store import Store
+
+    preset = fake_preset(tmp_path / "p.toml", test_model)
+    local = start_run(load_config(preset), tmp_path / "local")
+    remote = start_run(load_config(preset, ["loop.executor=ray"]), tmp_path / "ray")
+    with Store(local / "store.sqlite") as a, Store(remote / "store.sqlite") as b:
+        assert b.digests() == a.digests()
+        markers = "SELECT run, generation, stage, chunk FROM stages ORDER BY 1, 2, 3, 4"
+        assert [tuple(r) for r in b.query(markers)] == [tuple(r) for r in a.query(markers)]
+        assert b.query("SELECT COUNT(*) FROM traces")[0][0] > 0
+    assert 'executor = "ray"' in (remote / "config.toml").read_text()

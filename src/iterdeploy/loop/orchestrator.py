@@ -16,6 +16,7 @@ touches the store and the run folder:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -34,21 +35,20 @@ from iterdeploy.config import RunConfig, config_digest, from_dict, read_toml, to
 from iterdeploy.curation.policies import ScoredTrace, curate, resolve_policy
 from iterdeploy.errors import StoreError
 from iterdeploy.generation.base import SamplingParams
+from iterdeploy.loop.executors import Executor, Shard, open_executor
 from iterdeploy.loop.stages import (
     GenerationSummary,
     TraceRow,
     Validator,
     chunked,
     derive_seed,
-    score_outputs,
-    scoring_pool,
     summarize_generation,
 )
 from iterdeploy.loop.store import SCHEMA_VERSION, Store, add_event, mark_done, now
 
 if TYPE_CHECKING:
     from iterdeploy.domains.base import Task
-    from iterdeploy.generation.base import Backend
+    from iterdeploy.generation.base import Trace
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,6 @@ class Loop:
         self._record_generation(run, generation, validator_identity())
         adapter = self._model_path(run, generation)
         validator = Validator(self.tasks, domain_texts(self.tasks), self.config.curation.checks)
-        workers = self.config.loop.validation_workers or os.cpu_count() or 1
         total = sum(len(c.tasks) * c.params.n for _, c in todo)
         bar = tqdm(
             total=total,
@@ -229,15 +228,22 @@ class Loop:
             leave=False,
             disable=None,
         )
-        with (
-            make_backend(self.config, self.base, self.tasks, self.prompts) as backend,
-            scoring_pool(validator, workers) as pool,
-        ):
-            for index, chunk in todo:
-                rows = self._deploy_chunk(backend, validator, pool, chunk, adapter)
+        # The executor generates and validates (here or on a Ray cluster); only this process
+        # writes the store, one chunk per transaction, in whatever order chunks finish.
+        loop, model = self.config.loop, self.config.model
+        factory = functools.partial(make_backend, self.config, self.base, self.tasks, self.prompts)
+        shards = [Shard(i, tuple(self.prompts[t.id] for t in c.tasks), tuple(c.seeds), c.params,
+                        adapter) for i, c in todo]  # fmt: skip
+        vllm = (self.base, dict(model.backend_options)) if model.backend == "vllm" else None
+        with open_executor(loop.executor, factory, validator,
+                           validation_workers=loop.validation_workers,
+                           ray_address=loop.ray_address or None, ray_workers=loop.ray_workers,
+                           vllm=vllm) as executor:  # fmt: skip
+            for shard, traces in executor.generate(shards):
+                rows = self._deploy_chunk(executor, plan[shard.index], traces)
                 with self.store.transaction() as db:
                     db.executemany(f"INSERT INTO traces VALUES ({','.join('?' * 21)})", rows)
-                    mark_done(db, run, generation, "deploy", index)
+                    mark_done(db, run, generation, "deploy", shard.index)
                 bar.update(len(rows))
         bar.close()
 
@@ -347,12 +353,11 @@ class Loop:
         return out
 
     def _deploy_chunk(
-        self, backend: Backend, validator: Validator, pool: Any, chunk: Chunk, adapter: str | None
+        self, executor: Executor, chunk: Chunk, traces: list[list[Trace]]
     ) -> list[tuple[Any, ...]]:
         prompts = [self.prompts[t.id] for t in chunk.tasks]
-        traces = backend.generate(prompts, chunk.params, seeds=chunk.seeds, adapter=adapter)
         jobs = [(t.id, tr.text) for t, row in zip(chunk.tasks, traces, strict=True) for tr in row]
-        scores = iter(score_outputs(validator, jobs, pool))
+        scores = iter(executor.validate(jobs))
         rows = []
         for task, seed, prompt, samples in zip(
             chunk.tasks, chunk.seeds, prompts, traces, strict=True
