@@ -99,7 +99,7 @@ def train(
             f"training {base!s} diverged (non-finite loss {losses[-3:]}): lower "
             f"training.learning_rate (now {config.learning_rate})"
         )
-    shutil.rmtree(partial / "trainer")
+    shutil.rmtree(partial / "trainer", ignore_errors=True)  # only rank 0 creates it
     trainer.model.save_pretrained(partial, safe_serialization=True)
     tokenizer.save_pretrained(partial)
     tokens = int(sum(map(len, trainer.train_dataset["input_ids"])) * config.epochs)
