@@ -91,7 +91,7 @@ def _avoids(steps: Sequence[str], checker: Any, actions: frozenset, atoms: froze
     if atoms & state:
         return False
     for step in map(_normalise, steps):
-        if step not in checker.applicable(state):  # the states after a failing step never occur
+        if not checker.is_applicable(state, step):  # states after a failing step never occur
             break
         state = checker.apply(state, step)
         if atoms & state:

@@ -99,9 +99,16 @@ def make_backend(
 
 
 def validator_identity() -> tuple[str, str]:
-    """Return the validator's name and version (package version + digest of its source)."""
-    from iterdeploy import __version__
-    from iterdeploy.pddl import validate
+    """Return the validator's name and version (package version + digest of its source).
 
-    source = Path(validate.__file__).read_bytes()
-    return "iterdeploy.pddl.validate", f"{__version__}+{hashlib.sha256(source).hexdigest()[:12]}"
+    The digest covers every module a verdict depends on: the parser, plan reading, grounding,
+    the validator itself and the extraction of plans from model output.
+    """
+    from iterdeploy import __version__
+    from iterdeploy.pddl import parser, plan, sexpr, successors, validate
+    from iterdeploy.prompting import extract
+
+    digest = hashlib.sha256()
+    for module in (sexpr, parser, plan, successors, validate, extract):
+        digest.update(Path(module.__file__).read_bytes())
+    return "iterdeploy.pddl.validate", f"{__version__}+{digest.hexdigest()[:12]}"
