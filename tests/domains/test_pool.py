@@ -10,7 +10,7 @@ import pytest
 from iterdeploy.cli import main
 from iterdeploy.domains import DOMAINS
 from iterdeploy.domains.planner import PlannerConfig
-from iterdeploy.domains.pool import build_pool, load_pool
+from iterdeploy.domains.pool import build_pool, content_key, load_pool
 from iterdeploy.domains.summary import describe_pool
 from iterdeploy.errors import ConfigError, StoreError
 from iterdeploy.pddl.parser import parse_domain, parse_problem
@@ -168,3 +168,16 @@ def test_cli_lists_the_domains_with_their_parameters(capsys):
     assert any(
         line.split()[0] == "sokoban" and "grid, boxes, walls, pulls" in line for line in lines
     )
+
+
+def test_duplicate_problems_never_straddle_the_heldout_split(tmp_path):
+    # Level 0 (2-3 blocks) has far fewer distinct problems than 300 tasks: duplicates are kept.
+    out = build_pool("blocksworld", 300, 0, tmp_path / "dup", levels=[0], heldout=0.2)
+    tasks = load_pool(out)
+    splits_of: dict[str, set[str]] = {}
+    for task in tasks:
+        splits_of.setdefault(content_key(task.problem), set()).add(task.split)
+    assert len(splits_of) < len(tasks)  # the level really ran out of new problems
+    assert all(len(splits) == 1 for splits in splits_of.values())
+    heldout = sum(task.split == "heldout" for task in tasks)
+    assert 55 <= heldout <= 60  # round(0.2 * 300) = 60, whole problems only

@@ -35,7 +35,7 @@ from iterdeploy.pddl.validate import Checker, prepare
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when the pool layout or the generation scheme changes
+FORMAT = 2  # bump when the pool layout, the generation scheme or the split rule changes
 MARKER = "pool.json"
 MANIFEST = "manifest.jsonl"
 _MAX_ATTEMPTS = 25  # planner failures per task before the build gives up
@@ -330,15 +330,26 @@ def make_record(
 
 
 def assign_split(records: list[dict], seed: int, heldout: float) -> None:
-    """Mark round(heldout * n) tasks of each difficulty level "heldout", chosen by seed."""
-    by_level: dict[int, list[dict]] = defaultdict(list)
+    """Mark about round(heldout * n) tasks of each difficulty level "heldout", chosen by seed.
+
+    A level that ran out of new problems keeps duplicates; all copies of one problem go to the
+    same split, so that no held-out task is also a pool task (the loop trains on pool tasks).
+    Whole problems are taken in a seeded order while they fit, so a level with duplicates may
+    end a task or two short of the target.
+    """
+    by_level: dict[int, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
-        by_level[record["difficulty"]].append(record)
+        by_level[record["difficulty"]][content_key(record["problem"])].append(record)
     rng = random.Random(f"heldout:{seed}")
     for level in sorted(by_level):
-        group = by_level[level]
-        for record in rng.sample(group, round(heldout * len(group))):
-            record["split"] = "heldout"
+        copies = by_level[level]
+        target = round(heldout * sum(map(len, copies.values())))
+        taken = 0
+        for key in rng.sample(sorted(copies), len(copies)):
+            if taken + len(copies[key]) <= target:
+                for record in copies[key]:
+                    record["split"] = "heldout"
+                taken += len(copies[key])
 
 
 def write_pool(folder: Path, dom: Domain, records: list[dict], key: dict, stats: dict) -> None:
