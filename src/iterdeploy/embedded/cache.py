@@ -43,14 +43,15 @@ class EmbeddedConfig:
 
     size: str = "small"  # a key of iterdeploy.embedded.model.SIZES (~0.85M parameters)
     domains: tuple[str, ...] = ("blocksworld",)  # pool domains the walks are drawn from
-    levels: tuple[int, ...] = (0, 1, 2, 3)  # ladder levels of the pretraining tasks (2-6 blocks)
-    examples: int = 6000  # random-walk traces, each seen once
-    max_steps: int = 10  # walks take 1..max_steps actions
+    levels: tuple[int, ...] = (0, 1, 2)  # ladder levels of the pretraining tasks (2-5 blocks)
+    examples: int = 12000  # random-walk traces, each seen once
+    max_steps: int = 6  # walks take 1..max_steps actions
     max_reasoning_lines: int = 8  # reasoning restates the first 1..this many goal atoms
     tokenizer_examples: int = 1000  # traces the tokenizer is trained on
     learning_rate: float = 3e-3  # AdamW peak, cosine decay after 5% warm-up
     batch_size: int = 8  # small batches: more optimizer steps for the same compute
     seed: int = 0  # seeds the data, the tokenizer corpus, the weights and the training
+    completion_only: bool = False  # loss on the trace only; False also predicts the task text
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -77,7 +78,7 @@ class EmbeddedConfig:
             warmup_ratio=0.05,
             validation_fraction=0.0,
             logging_steps=10,
-            completion_only=False,  # predicting task states too teaches which states are possible
+            completion_only=self.completion_only,
             seed=self.seed,
         )
 

@@ -22,6 +22,7 @@ class TrainConfig:
     epochs: float = 2  # paper
     batch_size: int = 1  # paper
     grad_accumulation: int = 1  # optimizer step every N batches
+    max_steps: int = 0  # cap on optimizer steps per round (fewer epochs on a big set); 0: no cap
     scheduler: str = "linear"  # learning-rate schedule (transformers SchedulerType name)
     warmup_ratio: float = 0.0  # fraction of steps spent warming up
     weight_decay: float = 0.0  # AdamW decoupled weight decay
@@ -46,6 +47,7 @@ class TrainConfig:
             "epochs": self.epochs > 0,
             "batch_size": self.batch_size >= 1,
             "grad_accumulation": self.grad_accumulation >= 1,
+            "max_steps": self.max_steps >= 0,
             "warmup_ratio": 0 <= self.warmup_ratio < 1,
             "weight_decay": self.weight_decay >= 0,
             "validation_fraction": 0 <= self.validation_fraction < 1,

@@ -84,7 +84,7 @@ def train(
     with quiet_datasets():
         trainer = SFTTrainer(
             model=model,
-            args=sft_args(config, partial / "trainer", bool(eval_rows), model.config),
+            args=sft_args(config, partial / "trainer", len(train_rows), bool(eval_rows), model.config),
             train_dataset=to_dataset(train_rows, tokenizer),
             eval_dataset=to_dataset(eval_rows, tokenizer) if eval_rows else None,
             processing_class=tokenizer,
@@ -179,12 +179,15 @@ def lora_config(config: TrainConfig) -> LoraConfig:
     )
 
 
-def sft_args(config: TrainConfig, scratch: Path, has_eval: bool, model_config) -> SFTConfig:
+def sft_args(
+    config: TrainConfig, scratch: Path, train_rows: int, has_eval: bool, model_config
+) -> SFTConfig:
     """Return TRL's arguments for `config`; checkpoints are not written, only the final model."""
     context = getattr(model_config, "max_position_embeddings", None)
     return SFTConfig(
         output_dir=str(scratch),
         num_train_epochs=config.epochs,
+        max_steps=step_cap(config, train_rows),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accumulation,
@@ -208,6 +211,20 @@ def sft_args(config: TrainConfig, scratch: Path, has_eval: bool, model_config) -
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
+
+
+def step_cap(config: TrainConfig, train_rows: int) -> int:
+    """Return TRL's `max_steps`: `config.max_steps` when the epochs would take more, else -1.
+
+    >>> step_cap(TrainConfig(epochs=6, batch_size=4, max_steps=300), 100)  # 25 x 6 = 150 steps
+    -1
+    >>> step_cap(TrainConfig(epochs=6, batch_size=4, max_steps=300), 4000)  # 6000 steps
+    300
+    """
+    per_epoch = math.ceil(train_rows / (config.batch_size * config.grad_accumulation))
+    if config.max_steps and math.ceil(per_epoch * config.epochs) > config.max_steps:
+        return config.max_steps
+    return -1
 
 
 def split_rows(
