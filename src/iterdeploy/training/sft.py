@@ -63,6 +63,10 @@ def train(
 ) -> TrainResult:
     """Return the result of fine-tuning `base` on `examples`, saved into `out_dir`.
 
+    In this process, or, when `config.launch` is set, in that many processes of an
+    `accelerate launch` (`training.distributed.train_distributed`); both give the same kind of
+    folder and result.
+
     Args:
         base: the BASE model, a hub id or a checkpoint directory; never an adapter.
         examples: `{"prompt": ..., "completion": ...}` mappings, the prompt before the chat
@@ -71,6 +75,10 @@ def train(
     """
     rows = check_examples(examples)
     check_base(base)
+    if config.launch is not None:
+        from iterdeploy.training.distributed import train_distributed
+
+        return train_distributed(base, rows, config, out_dir, config.launch)
     out = Path(out_dir)
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
