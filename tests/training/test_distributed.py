@@ -86,7 +86,8 @@ def test_two_process_ddp_shards_the_batches_and_saves_a_checked_adapter(ddp, mod
     assert result.kind == "lora" and check_adapter(out) > 0
     assert result.digest == weights_digest(out)
     record = json.loads((out / "train.json").read_text())
-    assert record["digest"] == result.digest and record["losses"] == [list(p) for p in result.losses]
+    assert record["digest"] == result.digest
+    assert record["losses"] == [list(p) for p in result.losses]
     assert record["config"]["launch"]["processes"] == 2
     assert 0 < result.wall_seconds <= seconds
     assert not out.with_name(out.name + ".job").exists()  # the job folder went with success

@@ -34,6 +34,7 @@ from iterdeploy.training.config import LaunchConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
+
 def accelerate_config(launch: LaunchConfig, grad_accumulation: int = 1) -> dict[str, Any]:
     """Return the accelerate config (what `accelerate config` would write) for `launch`."""
     config: dict[str, Any] = {
