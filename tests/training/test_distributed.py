@@ -30,6 +30,7 @@ from iterdeploy.training.distributed import (
     check_adapter,
     collect,
     launch_command,
+    tail,
     train_distributed,
 )
 from iterdeploy.training.sft import train, weights_digest
@@ -69,6 +70,9 @@ def ddp(model, tmp_path_factory):
     launch = LaunchConfig(processes=2, mixed_precision="no", main_port=free_port())
     config = dataclasses.replace(CONFIG, logging_steps=1, launch=launch)
     out = tmp_path_factory.mktemp("ddp") / "adapter"
+    for leftover in (out / "stale.txt", out.with_name("adapter.job") / "rank5" / "result.json"):
+        leftover.parent.mkdir(parents=True, exist_ok=True)  # as a killed attempt leaves them
+        leftover.write_text("{}")
     start = time.perf_counter()
     return train(model, EXAMPLES, config, out), time.perf_counter() - start
 
@@ -91,6 +95,7 @@ def test_two_process_ddp_shards_the_batches_and_saves_a_checked_adapter(ddp, mod
     assert record["config"]["launch"]["processes"] == 2
     assert 0 < result.wall_seconds <= seconds
     assert not out.with_name(out.name + ".job").exists()  # the job folder went with success
+    assert not (out / "stale.txt").exists()  # out_dir was replaced, not merged into
     base = AutoModelForCausalLM.from_pretrained(model)
     tokens = torch.arange(1, 17).unsqueeze(0)
     before = base(tokens).logits
@@ -237,3 +242,20 @@ def test_zero2_without_deepspeed_names_the_install(model, tmp_path):
     with pytest.raises(ConfigError, match="strategy = 'zero2' needs DeepSpeed"):
         train(model, EXAMPLES, zero2, tmp_path / "out")  # the run config's path
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.job").exists()
+
+
+def test_a_failed_launch_quotes_the_ranks_error_not_only_torchruns_summary(tmp_path):
+    log = tmp_path / "launch.log"
+    log.write_text(
+        "INFO: step 1/2: loss 6.2\n"
+        "[rank1]: Traceback (most recent call last):\n"
+        '[rank1]:   File "sft.py", line 116, in train\n'
+        "[rank1]: iterdeploy.errors.TrainingError: no safetensors weights were saved\n"
+        + "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n"
+        * 30
+    )
+    message = tail(log)
+    assert str(log) in message and "TrainingError: no safetensors weights" in message
+    assert "ChildFailedError" not in message
+    log.write_text("accelerate: no such file\n")
+    assert tail(log).endswith("accelerate: no such file")

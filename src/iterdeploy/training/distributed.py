@@ -210,11 +210,17 @@ def require_deepspeed() -> None:
 
 
 def tail(path: Path, lines: int = 20) -> str:
-    """Return the last lines of a log file, for an error message."""
+    """Return the end of a launch log for an error message: the ranks' own errors if any.
+
+    torchrun prefixes a failed rank's traceback with `[rankN]:` and ends the log with its own
+    summary, which names the rank but not the cause.
+    """
     if not path.is_file():
         return ""
     text = path.read_text(errors="replace").strip().splitlines()
-    return " Last lines of the launch log:\n" + "\n".join(text[-lines:]) if text else ""
+    ranks = [line for line in text if line.startswith("[rank")]
+    shown = "\n".join((ranks or text)[-lines:])
+    return f" Last lines of {path}:\n{shown}" if text else ""
 
 
 def main(argv: list[str] | None = None) -> None:

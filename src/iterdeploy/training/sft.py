@@ -108,6 +108,11 @@ def train(
             f"training.learning_rate (now {config.learning_rate})"
         )
     shutil.rmtree(partial / "trainer", ignore_errors=True)  # only rank 0 creates it
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # A rank of train_distributed, done training: leave the process group, because inside
+        # one transformers saves full checkpoints on rank 0 only, and every rank must save its
+        # replica for the rank-agreement check (training/distributed.py).
+        torch.distributed.destroy_process_group()
     trainer.model.save_pretrained(partial, safe_serialization=True)
     tokenizer.save_pretrained(partial)
     tokens = int(sum(map(len, trainer.train_dataset["input_ids"])) * config.epochs)
