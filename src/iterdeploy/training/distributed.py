@@ -18,10 +18,12 @@ is how the tests run the exact command a GPU machine runs.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -108,7 +110,9 @@ def train_distributed(
     log.info("training on %d processes (%s): %s", launch.processes, launch.strategy,
              " ".join(command))  # fmt: skip
     with open(job / "launch.log", "wb") as out_log:
-        code = subprocess.run(command, stdout=out_log, stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(
+            command, stdout=out_log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+        ).returncode
     if code != 0:
         raise TrainingError(
             f"the distributed training exited with code {code}.{tail(job / 'launch.log')}"
@@ -207,6 +211,21 @@ def require_deepspeed() -> None:
             "training.launch.strategy = 'zero2' needs DeepSpeed: pip install deepspeed "
             "(on the GPU machines), or use strategy 'ddp'"
         ) from exc
+
+
+def die_with_parent() -> None:
+    """Have Linux send SIGTERM to this (launcher) process when its parent dies.
+
+    Runs in the launcher between fork and exec. A driver killed mid-training then leaves no
+    launch behind: torchrun (and accelerate's launcher, which is torchrun) stops its workers
+    on SIGTERM, so `iterdeploy resume` finds the rendezvous port free and the job folder idle.
+    Elsewhere a killed driver's launch runs on to its end.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux (no prctl)
+        return
 
 
 def tail(path: Path, lines: int = 20) -> str:
