@@ -19,6 +19,7 @@ is how the tests run the exact command a GPU machine runs.
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -111,7 +113,7 @@ def train_distributed(
              " ".join(command))  # fmt: skip
     with open(job / "launch.log", "wb") as out_log:
         code = subprocess.run(
-            command, stdout=out_log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+            command, stdout=out_log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent()
         ).returncode
     if code != 0:
         raise TrainingError(
@@ -213,19 +215,20 @@ def require_deepspeed() -> None:
         ) from exc
 
 
-def die_with_parent() -> None:
-    """Have Linux send SIGTERM to this (launcher) process when its parent dies.
+def die_with_parent() -> Callable[[], Any] | None:
+    """Return a subprocess `preexec_fn` making Linux SIGTERM the launcher if its parent dies.
 
-    Runs in the launcher between fork and exec. A driver killed mid-training then leaves no
-    launch behind: torchrun (and accelerate's launcher, which is torchrun) stops its workers
-    on SIGTERM, so `iterdeploy resume` finds the rendezvous port free and the job folder idle.
-    Elsewhere a killed driver's launch runs on to its end.
+    A driver killed mid-training then leaves no launch behind: torchrun (and accelerate's
+    launcher, which is torchrun) stops its workers on SIGTERM, so `iterdeploy resume` finds the
+    rendezvous port free and the job folder idle. None where there is no prctl (not Linux):
+    there a killed driver's launch runs on to its end. The function is looked up here, in the
+    parent, so that the child runs only the call between fork and exec.
     """
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux (no prctl)
-        return
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return functools.partial(prctl, 1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def tail(path: Path, lines: int = 20) -> str:
