@@ -11,10 +11,12 @@ from iterdeploy.config import (
     load_config,
     preset_path,
     read_toml,
+    to_dict,
     to_toml,
 )
 from iterdeploy.curation.checks import CheckConfig
 from iterdeploy.errors import ConfigError
+from iterdeploy.training.config import LaunchConfig
 
 
 def test_defaults_load_without_a_preset():
@@ -148,3 +150,43 @@ def test_checks_load_from_a_preset_file(tmp_path):
     path.write_text('[[curation.checks]]\nname = "x"\nkind = "lenght"\n')
     with pytest.raises(ConfigError, match="kind = 'lenght' is not one of"):
         load_config(path)
+
+
+def test_a_training_launch_table_selects_accelerate_and_round_trips(tmp_path):
+    config = load_config(None, ["training.launch.processes=4", "training.launch.strategy=zero2"])
+    assert config.training.launch == LaunchConfig(strategy="zero2", processes=4)
+    assert load_config(None, ["training.launch={}"]).training.launch == LaunchConfig()
+    path = tmp_path / "config.toml"
+    path.write_text(to_toml(config))
+    assert "[training.launch]" in path.read_text()
+    assert from_dict(RunConfig, read_toml(path)) == config
+    assert config_digest(config) != config_digest(load_config())
+
+
+def test_an_unset_training_launch_leaves_the_stored_config_and_digest_as_before():
+    config = load_config("quickstart")
+    assert config.training.launch is None
+    stored = to_dict(config)["training"]  # what the digest, config.toml and the store hold
+    assert stored == {k: v for k, v in dataclasses.asdict(config.training).items() if k != "launch"}
+    assert "launch" not in to_toml(config)
+
+
+def test_bad_training_launch_values_name_the_key_and_the_choices():
+    with pytest.raises(ConfigError, match=r"training.launch = 'accelerate': expected a table of "
+                       r"keys \(strategy, processes"):  # fmt: skip
+        load_config(None, ["training.launch=accelerate"])
+    with pytest.raises(ConfigError, match="training.launch.strategy = 'zero3'.*ddp, zero2"):
+        load_config(None, ["training.launch.strategy=zero3"])
+    with pytest.raises(ConfigError, match="training.launch.machines = 2: .* use 1"):
+        load_config(None, ["training.launch.machines=2", "training.launch.processes=4"])
+    with pytest.raises(ConfigError, match="Did you mean 'training.launch.processes'"):
+        load_config(None, ["training.launch.procs=2"])
+
+
+def test_paper_ray_preset_is_the_paper_preset_on_a_cluster_with_ddp_training():
+    paper, ray = load_config("paper"), load_config("paper-ray")
+    assert (ray.loop.executor, ray.loop.ray_address) == ("ray", "auto")
+    assert ray.training.launch == LaunchConfig(strategy="ddp", processes=8)
+    assert dataclasses.replace(ray.training, launch=None) == paper.training
+    for section in ("pool", "generation", "curation"):
+        assert getattr(ray, section) == getattr(paper, section)

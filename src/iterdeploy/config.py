@@ -168,10 +168,13 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
     """Return a `cls` dataclass from nested mappings, rejecting unknown keys and bad types."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{prefix or 'config'} = {data!r}: expected a table of keys")
-    hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{prefix.rstrip('.') or 'config'} = {data!r}: expected a table of keys "
+            f"({', '.join(names)})"
+        )
+    hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in data.items():
         where = f"{prefix}{key}"
@@ -189,8 +192,12 @@ def from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """Return a dataclass tree as plain TOML-ready values (tuples become lists)."""
-    return _plain(dataclasses.asdict(config))
+    """Return a dataclass tree as plain TOML-ready values (tuples become lists).
+
+    An optional table left unset (None, such as `training.launch`) is left out, as in TOML, so
+    adding one keeps the digest of every config that does not set it.
+    """
+    return _plain(config)
 
 
 def to_toml(config: Any) -> str:
@@ -276,6 +283,13 @@ def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
 
 
 def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        hints = typing.get_type_hints(type(value))
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not None or not _is_optional_table(hints[f.name])
+        }
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -295,6 +309,11 @@ def _write_table(lines: list[str], path: list[str], table: dict[str, Any]) -> No
             for item in value:
                 lines += ["", f"[[{'.'.join([*path, _key(key)])}]]"]
                 lines += [f"{_key(k)} = {_value(v)}" for k, v in item.items() if v is not None]
+
+
+def _is_optional_table(hint: Any) -> bool:
+    args = typing.get_args(hint)
+    return type(None) in args and any(dataclasses.is_dataclass(arg) for arg in args)
 
 
 def _is_table(value: Any) -> bool:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from iterdeploy.training.config import TrainConfig
+from iterdeploy.training.config import LaunchConfig, TrainConfig
 
-__all__ = ["TrainConfig"]
+__all__ = ["LaunchConfig", "TrainConfig"]

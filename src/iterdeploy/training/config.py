@@ -1,4 +1,8 @@
-"""`TrainConfig`: how one generation's model is fine-tuned; defaults are the paper's settings."""
+"""`TrainConfig`: how one generation's model is fine-tuned; defaults are the paper's settings.
+
+`LaunchConfig` is the optional `[training.launch]` table: when set, the training runs in
+several processes under `accelerate launch` (training/distributed.py) instead of in-process.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,53 @@ from dataclasses import dataclass, fields
 from iterdeploy.errors import ConfigError
 
 METHODS = ("lora", "full")
+STRATEGIES = ("ddp", "zero2")
+PRECISIONS = ("no", "fp16", "bf16")
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchConfig:
+    """How `accelerate launch` spreads one training over processes (GPUs) and machines."""
+
+    strategy: str = "ddp"  # "ddp" (replicas, all-reduced gradients) or "zero2" (DeepSpeed)
+    processes: int = 2  # processes over all machines: one per GPU
+    machines: int = 1  # machines taking part; run the same launch on each
+    machine_rank: int = 0  # this machine's index (0 hosts the rendezvous)
+    main_address: str = "127.0.0.1"  # address of machine 0, reachable from every machine
+    main_port: int = 29500  # rendezvous port on machine 0
+    mixed_precision: str = "bf16"  # "no", "fp16" or "bf16"
+    cpu: bool = False  # gloo DDP over CPU processes instead of GPUs (tests, CPU machines)
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            hint = (
+                " ZeRO-3 with LoRA saves empty adapters unless the parameters are gathered; "
+                "use 'zero2' (optimizer states sharded, parameters replicated)"
+                if self.strategy == "zero3"
+                else ""
+            )
+            raise ConfigError(
+                f"training.launch.strategy = {self.strategy!r} is not supported: use one of "
+                f"{', '.join(STRATEGIES)}.{hint}"
+            )
+        if self.mixed_precision not in PRECISIONS:
+            raise ConfigError(
+                f"training.launch.mixed_precision = {self.mixed_precision!r}: use one of "
+                f"{', '.join(PRECISIONS)}"
+            )
+        if self.processes < 1 or self.machines < 1 or self.processes % self.machines:
+            raise ConfigError(
+                f"training.launch: processes={self.processes}, machines={self.machines}: "
+                "use processes >= 1 that is a multiple of machines (the same on each machine)"
+            )
+        if not 0 <= self.machine_rank < self.machines:
+            raise ConfigError(
+                f"training.launch.machine_rank = {self.machine_rank}: use 0..{self.machines - 1}"
+            )
+        if self.cpu and self.strategy != "ddp":
+            raise ConfigError(
+                "training.launch.cpu = true needs strategy 'ddp' (DeepSpeed needs GPUs)"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +84,18 @@ class TrainConfig:
     logging_steps: int = 10  # one point of the training-loss curve every N optimizer steps
     seed: int = 0  # seeds weight init of the adapter, dropout, shuffling and the split
     trust_remote_code: bool = False  # let the base checkpoint run its own code; off unless asked
+    launch: LaunchConfig | None = None  # [training.launch]: accelerate over N processes; None: here
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(
                 f"training.method = {self.method!r} is unknown: use one of {', '.join(METHODS)}"
+            )
+        if self.launch is not None and self.launch.machines != 1:
+            raise ConfigError(
+                f"training.launch.machines = {self.launch.machines}: the loop trains on the "
+                "machine that runs it, so use 1 (processes = that machine's GPUs); for several "
+                "machines call training.distributed.train_distributed on each (docs/scale.md)"
             )
         checks = {
             "lora_r": self.lora_r >= 1,

@@ -2,81 +2,41 @@
 
 `train_distributed` writes the job (base, examples, `TrainConfig`) to a folder, starts
 `accelerate launch -m iterdeploy.training.distributed JOB` with a generated accelerate config,
-and every process runs the ordinary `training.train` on its share of the batches. Each rank
-saves into its own folder; rank 0's becomes the result once the checks pass:
+and every process runs the ordinary in-process `training.train` on its share of the batches.
+`training.train` itself comes here when the config has a `[training.launch]` table, so the
+loop's train stage needs no other code path. Each rank saves into its own folder; rank 0's
+becomes the result once the checks pass:
 - every rank saved the same weights (DDP and ZeRO-2 keep full replicas of the parameters);
 - the adapter is not empty. ZeRO-3 partitions the parameters, and a LoRA adapter saved without
   gathering them holds zero-size tensors: a silent, useless adapter. `check_adapter` refuses it
   (and an adapter whose lora_B matrices are all zero, which changes nothing), whatever launched
   the training. ZeRO-3 is therefore not offered here.
-`cpu=True` runs the same job as gloo DDP over CPU processes (torch.distributed.run), which is
-how the tests exercise it on a machine without GPUs.
+`cpu=True` runs the same job as gloo DDP over CPU processes (torch.distributed.run). Without
+GPUs, `accelerate launch` of the generated DDP config also falls back to gloo on the CPU, which
+is how the tests run the exact command a GPU machine runs.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from iterdeploy.errors import ConfigError, TrainingError
-from iterdeploy.training.config import TrainConfig
+from iterdeploy.training.config import LaunchConfig, TrainConfig
 
 log = logging.getLogger(__name__)
-
-STRATEGIES = ("ddp", "zero2")
-PRECISIONS = ("no", "fp16", "bf16")
-
-
-@dataclass(frozen=True, slots=True)
-class LaunchConfig:
-    """How `accelerate launch` spreads one training over processes and machines."""
-
-    strategy: str = "ddp"  # "ddp" (replicas, all-reduced gradients) or "zero2" (DeepSpeed)
-    processes: int = 2  # processes over all machines: one per GPU
-    machines: int = 1  # machines taking part; run the same launch on each
-    machine_rank: int = 0  # this machine's index (0 hosts the rendezvous)
-    main_address: str = "127.0.0.1"  # address of machine 0, reachable from every machine
-    main_port: int = 29500  # rendezvous port on machine 0
-    mixed_precision: str = "bf16"  # "no", "fp16" or "bf16"
-    cpu: bool = False  # gloo DDP over CPU processes instead of GPUs (tests, CPU machines)
-
-    def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            hint = (
-                " ZeRO-3 with LoRA saves empty adapters unless the parameters are gathered; "
-                "use 'zero2' (optimizer states sharded, parameters replicated)"
-                if self.strategy == "zero3"
-                else ""
-            )
-            raise ConfigError(
-                f"training.launch.strategy = {self.strategy!r} is not supported: use one of "
-                f"{', '.join(STRATEGIES)}.{hint}"
-            )
-        if self.mixed_precision not in PRECISIONS:
-            raise ConfigError(
-                f"training.launch.mixed_precision = {self.mixed_precision!r}: use one of "
-                f"{', '.join(PRECISIONS)}"
-            )
-        if self.processes < 1 or self.machines < 1 or self.processes % self.machines:
-            raise ConfigError(
-                f"training.launch: processes={self.processes}, machines={self.machines}: "
-                "use processes >= 1 that is a multiple of machines (the same on each machine)"
-            )
-        if not 0 <= self.machine_rank < self.machines:
-            raise ConfigError(
-                f"training.launch.machine_rank = {self.machine_rank}: use 0..{self.machines - 1}"
-            )
-        if self.cpu and self.strategy != "ddp":
-            raise ConfigError(
-                "training.launch.cpu = true needs strategy 'ddp' (DeepSpeed needs GPUs)"
-            )
 
 
 def accelerate_config(launch: LaunchConfig, grad_accumulation: int = 1) -> dict[str, Any]:
@@ -132,16 +92,19 @@ def train_distributed(
     """Return the `TrainResult` of fine-tuning `base` on `examples` over `launch`'s processes.
 
     `out_dir` is replaced only when every process finished and the saved weights pass the
-    checks; on failure it is untouched and `TrainingError` quotes the end of the launch log.
+    checks; on failure it is untouched and `TrainingError` quotes the end of the launch log
+    (kept in `<out_dir>.job/launch.log`). `wall_seconds` covers the whole launch, process
+    start-up included; `train.json` records the launch settings too.
     """
     if launch.strategy == "zero2":
         require_deepspeed()
+    start = time.perf_counter()
     out = Path(out_dir)
     job = out.with_name(out.name + ".job")
     shutil.rmtree(job, ignore_errors=True)
     job.mkdir(parents=True)
     (job / "examples.jsonl").write_text("".join(json.dumps(e) + "\n" for e in examples))
-    spec = {"base": str(base), "config": asdict(config)}
+    spec = {"base": str(base), "config": asdict(replace(config, launch=None))}  # in-process
     (job / "job.json").write_text(json.dumps(spec, indent=1) + "\n")
     config_file = job / "accelerate.json"
     config_file.write_text(json.dumps(accelerate_config(launch, config.grad_accumulation)) + "\n")
@@ -149,16 +112,21 @@ def train_distributed(
     log.info("training on %d processes (%s): %s", launch.processes, launch.strategy,
              " ".join(command))  # fmt: skip
     with open(job / "launch.log", "wb") as out_log:
-        code = subprocess.run(command, stdout=out_log, stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(
+            command, stdout=out_log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent()
+        ).returncode
     if code != 0:
         raise TrainingError(
             f"the distributed training exited with code {code}.{tail(job / 'launch.log')}"
         )
-    return collect(job, out, launch)
+    return collect(job, out, launch, start)
 
 
-def collect(job: Path, out: Path, launch: LaunchConfig) -> Any:
-    """Check the ranks' saved weights and move rank 0's into `out`; return its TrainResult."""
+def collect(job: Path, out: Path, launch: LaunchConfig, start: float) -> Any:
+    """Check the ranks' saved weights and move rank 0's into `out`; return its TrainResult.
+
+    `start` is the `time.perf_counter()` of the launch, for the result's `wall_seconds`.
+    """
     from iterdeploy.training.sft import TrainResult, replace_dir
 
     if launch.machine_rank != 0:  # rank 0 lives on machine 0, which collects
@@ -178,16 +146,20 @@ def collect(job: Path, out: Path, launch: LaunchConfig) -> Any:
         )
     first = job / "rank0" / "model"
     check_adapter(first)
+    record, wall = results[0], time.perf_counter() - start
+    train_json = json.loads((first / "train.json").read_text())
+    train_json["config"]["launch"] = asdict(launch)  # the ranks ran it in-process
+    train_json["wall_seconds"] = round(wall, 3)
+    (first / "train.json").write_text(json.dumps(train_json, indent=1) + "\n")
     replace_dir(first, out)
     shutil.rmtree(job, ignore_errors=True)
-    record = results[0]
     return TrainResult(
         path=out,
         digest=record["digest"],
         kind=record["kind"],
         losses=tuple(map(tuple, record["losses"])),
         eval_losses=tuple(map(tuple, record["eval_losses"])),
-        wall_seconds=record["wall_seconds"],
+        wall_seconds=wall,
         tokens=record["tokens"],
     )
 
@@ -243,12 +215,34 @@ def require_deepspeed() -> None:
         ) from exc
 
 
+def die_with_parent() -> Callable[[], Any] | None:
+    """Return a subprocess `preexec_fn` making Linux SIGTERM the launcher if its parent dies.
+
+    A driver killed mid-training then leaves no launch behind: torchrun (and accelerate's
+    launcher, which is torchrun) stops its workers on SIGTERM, so `iterdeploy resume` finds the
+    rendezvous port free and the job folder idle. None where there is no prctl (not Linux):
+    there a killed driver's launch runs on to its end. The function is looked up here, in the
+    parent, so that the child runs only the call between fork and exec.
+    """
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return functools.partial(prctl, 1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def tail(path: Path, lines: int = 20) -> str:
-    """Return the last lines of a log file, for an error message."""
+    """Return the end of a launch log for an error message: the ranks' own errors if any.
+
+    torchrun prefixes a failed rank's traceback with `[rankN]:` and ends the log with its own
+    summary, which names the rank but not the cause.
+    """
     if not path.is_file():
         return ""
     text = path.read_text(errors="replace").strip().splitlines()
-    return " Last lines of the launch log:\n" + "\n".join(text[-lines:]) if text else ""
+    ranks = [line for line in text if line.startswith("[rank")]
+    shown = "\n".join((ranks or text)[-lines:])
+    return f" Last lines of {path}:\n{shown}" if text else ""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -63,6 +63,10 @@ def train(
 ) -> TrainResult:
     """Return the result of fine-tuning `base` on `examples`, saved into `out_dir`.
 
+    In this process, or, when `config.launch` is set, in that many processes of an
+    `accelerate launch` (`training.distributed.train_distributed`); both give the same kind of
+    folder and result.
+
     Args:
         base: the BASE model, a hub id or a checkpoint directory; never an adapter.
         examples: `{"prompt": ..., "completion": ...}` mappings, the prompt before the chat
@@ -71,6 +75,10 @@ def train(
     """
     rows = check_examples(examples)
     check_base(base)
+    if config.launch is not None:
+        from iterdeploy.training.distributed import train_distributed
+
+        return train_distributed(base, rows, config, out_dir, config.launch)
     out = Path(out_dir)
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -100,6 +108,11 @@ def train(
             f"training.learning_rate (now {config.learning_rate})"
         )
     shutil.rmtree(partial / "trainer", ignore_errors=True)  # only rank 0 creates it
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # A rank of train_distributed, done training: leave the process group, because inside
+        # one transformers saves full checkpoints on rank 0 only, and every rank must save its
+        # replica for the rank-agreement check (training/distributed.py).
+        torch.distributed.destroy_process_group()
     trainer.model.save_pretrained(partial, safe_serialization=True)
     tokenizer.save_pretrained(partial)
     tokens = int(sum(map(len, trainer.train_dataset["input_ids"])) * config.epochs)
