@@ -226,8 +226,12 @@ def _print_run(folder: pathlib.Path) -> None:
 
 
 def _log_to_stderr() -> None:
+    """Log INFO lines to stderr; transformers' per-load progress bars would drown them."""
     import logging
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
 

@@ -20,6 +20,7 @@ import math
 import random
 import shutil
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -197,6 +198,8 @@ def sft_args(
 ) -> SFTConfig:
     """Return TRL's arguments for `config`; checkpoints are not written, only the final model."""
     context = getattr(model_config, "max_position_embeddings", None)
+    # TRL's SFTConfig sets a field transformers renamed; the FutureWarning is not ours to fix.
+    warnings.filterwarnings("ignore", "`gradient_checkpointing` is deprecated", FutureWarning)
     return SFTConfig(
         output_dir=str(scratch),
         num_train_epochs=config.epochs,
