@@ -1,8 +1,9 @@
 """The release gate and the deployed-generation pointer: promote, rollback, and why.
 
 The store's `deployments` table is an append-only history; its newest row per run is the
-generation that is deployed. The loop appends a `deploy` row for each generation it evaluates;
-`promote` and `rollback` append rows too, each with its reason, and log an event. Nothing is
+generation that is deployed. The loop appends a `deploy` row per generation: the generation
+itself (loop.deploy = "newest"), or after the gate, the candidate or the generation that stays
+deployed (loop.deploy = "gated", reason = the decision). `promote` and `rollback` append rows too, each with its reason, and log an event. Nothing is
 ever deleted or updated, so the history says who moved the pointer, when and why.
 
 The gate compares a candidate generation with the deployed one on evaluation tasks (held-out
@@ -37,14 +38,14 @@ class GateConfig:
 
     def __post_init__(self) -> None:
         if self.split not in ("heldout", "pool"):
-            raise ConfigError(f"gate split = {self.split!r}: use 'heldout' or 'pool'")
+            raise ConfigError(f"gate.split = {self.split!r}: use 'heldout' or 'pool'")
         for name, value in (("max_drop", self.max_drop), ("max_group_drop", self.max_group_drop)):
             if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"gate {name} = {value!r}: use a fraction between 0 and 1")
+                raise ConfigError(f"gate.{name} = {value!r}: use a fraction between 0 and 1")
         unknown = set(self.group_by) - set(GROUP_KEYS)
         if unknown:
             raise ConfigError(
-                f"gate group_by = {list(self.group_by)!r}: unknown {sorted(unknown)}; "
+                f"gate.group_by = {list(self.group_by)!r}: unknown {sorted(unknown)}; "
                 f"use any of {list(GROUP_KEYS)}"
             )
 
@@ -87,9 +88,20 @@ class Deployment:
 def evaluate_gate(
     store: Store, run: int, candidate: int, reference: int, config: GateConfig
 ) -> GateDecision:
-    """Return the gate's decision on `candidate` against `reference` for one run."""
+    """Return the gate's decision on `candidate` against `reference`, both evaluated."""
     _require_evaluated(store, run, candidate)
     _require_evaluated(store, run, reference)
+    return compare(store, run, candidate, reference, config)
+
+
+def compare(
+    store: Store, run: int, candidate: int, reference: int, config: GateConfig
+) -> GateDecision:
+    """Return the gate's decision from the stored traces of both generations on its split.
+
+    `evaluate_gate` checks first that both generations are evaluated; the loop (deploy =
+    "gated") calls this as soon as the candidate's held-out traces are stored.
+    """
     groups = _task_groups(store, config)
     total = sum(len(ids) for ids in groups.values())
     if total == 0:
