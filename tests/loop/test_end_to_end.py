@@ -105,7 +105,9 @@ def _regenerate(folder, generation, split, model):
             "SELECT DISTINCT task_id, seed FROM traces WHERE generation = ?", (generation,)
         ).fetchall()
     )
-    (path,) = con.execute("SELECT adapter_path FROM models WHERE generation = ?", (model,)).fetchone()
+    (path,) = con.execute(
+        "SELECT adapter_path FROM models WHERE generation = ?", (model,)
+    ).fetchone()
     con.close()
     n = config.generation.n if split == "pool" else config.loop.heldout_samples
     params = dataclasses.replace(config.generation, n=n)
@@ -159,9 +161,7 @@ def test_gated_real_run_samples_the_pool_from_the_model_the_gate_deployed(gated_
         assert pool != _regenerate(folder, gen, "pool", gen)
 
 
-def test_gated_real_run_killed_after_the_gate_resumes_with_the_deployed_model(
-    gated_run, tmp_path
-):
+def test_gated_real_run_killed_after_the_gate_resumes_with_the_deployed_model(gated_run, tmp_path):
     preset, reference = gated_run
     folder = tmp_path / "killed"
     log = tmp_path / "log.txt"

@@ -3,8 +3,9 @@
 The store's `deployments` table is an append-only history; its newest row per run is the
 generation that is deployed. The loop appends a `deploy` row per generation: the generation
 itself (loop.deploy = "newest"), or after the gate, the candidate or the generation that stays
-deployed (loop.deploy = "gated", reason = the decision). `promote` and `rollback` append rows too, each with its reason, and log an event. Nothing is
-ever deleted or updated, so the history says who moved the pointer, when and why.
+deployed (loop.deploy = "gated", reason = the decision). `promote` and `rollback` append rows
+too, each with its reason, and log an event. Nothing is ever deleted or updated, so the history
+says who moved the pointer, when and why.
 
 The gate compares a candidate generation with the deployed one on evaluation tasks (held-out
 by default): the solve rate may drop by at most `max_drop`, and no task group (domain x
