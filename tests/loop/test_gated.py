@@ -127,3 +127,17 @@ def test_kill_9_in_a_gated_run_then_resume_matches_an_uninterrupted_run(gated, t
     assert (folder / "summary.json").read_text() == (
         reference / "summary.json"
     ).read_text().replace(reference.name, folder.name)
+
+
+def test_the_report_table_shows_the_model_that_sampled_each_pool(gated):
+    from iterdeploy.analysis.data import load_run
+    from iterdeploy.analysis.governance import loop_deployments_table
+
+    _, folder = gated
+    rows = loop_deployments_table([load_run(folder)]).records()
+    assert [(r["generation"], r["pool_sampled_by"], r["gate"]) for r in rows] == [
+        (0, 0, "-"),
+        (1, 0, "fail"),
+        (2, 2, "pass"),
+    ]
+    assert rows[1]["gated_against"] == 0 and "lost" in rows[1]["reasons"]

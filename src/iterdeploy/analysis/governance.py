@@ -14,6 +14,7 @@ difficulty by default) may lose more than `max_group_drop` of its tasks' solve r
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +191,38 @@ def gate_table(datas: list[RunData], config: GateConfig) -> Table:
         tuple(rows),
         "Each generation is compared with the last generation the gate released; "
         "deployed_now is the store's pointer (moved by the loop, promote and rollback).",
+    )
+
+
+def loop_deployments_table(datas: list[RunData]) -> Table:
+    """Return, per run and evaluated generation, which model sampled the pool and why."""
+    rows = []
+    for data in datas:
+        with open_store(data.folder) as store:
+            events = store.query("SELECT run, generation, detail FROM events WHERE kind = 'gate'")
+            gates = {(r["run"], r["generation"]): json.loads(r["detail"]) for r in events}
+        for run in data.runs:
+            for gen in data.generations[run]:
+                gate = gates.get((run, gen))
+                rows.append(
+                    (
+                        data.run_id,
+                        run,
+                        gen,
+                        data.pool_model(run, gen),
+                        "-" if gate is None else "pass" if gate["passed"] else "fail",
+                        None if gate is None else gate["reference"],
+                        "; ".join(gate["reasons"]) if gate else "",
+                    )
+                )
+    return Table(
+        "loop_deployments",
+        "What the loop deployed: the model that sampled each generation's pool traces",
+        ("run_id", "run", "generation", "pool_sampled_by", "gate", "gated_against", "reasons"),
+        tuple(rows),
+        'With loop.deploy = "newest" every generation samples its pool with its own model '
+        "(gate -); with \"gated\" the loop's gate (the run's [gate] thresholds) decides, and a "
+        "model that fails never generates pool traces, so never training data.",
     )
 
 
