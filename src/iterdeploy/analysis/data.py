@@ -29,6 +29,7 @@ class TaskRecord:
     split: str  # "pool" | "heldout"
     difficulty: str
     reference_length: int | None
+    problem: str = ""  # PDDL problem text ("" when unknown, e.g. hand-made records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +165,15 @@ def load_run(folder: str | Path) -> RunData:
             )
         tasks = {
             r["task_id"]: TaskRecord(
-                r["task_id"], r["domain"], r["split"], r["difficulty"], r["reference_length"]
+                r["task_id"],
+                r["domain"],
+                r["split"],
+                r["difficulty"],
+                r["reference_length"],
+                r["problem"],
             )
             for r in store.query(
-                "SELECT task_id, domain, split, difficulty, reference_length FROM tasks"
+                "SELECT task_id, domain, split, difficulty, reference_length, problem FROM tasks"
             )
         }
         traces = tuple(

@@ -162,6 +162,7 @@ def plot_losses(groups: Sequence[Group], path: Path) -> Path:
             ax.text(0.5, 0.5, "no fine-tuned model yet", ha="center", transform=ax.transAxes)
         _style(ax, f"training loss ({g.policy})", "loss")
         ax.set_xlabel("optimizer step")
+        ax.set_xlim(left=0)
     return _save(fig, path)
 
 
