@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iterdeploy.analysis.governance import GateConfig
 from iterdeploy.curation.checks import CheckConfig
 from iterdeploy.errors import ConfigError
 from iterdeploy.generation.base import SamplingParams
@@ -50,8 +51,15 @@ class LoopConfig:
     executor: str = "local"  # "local" (this machine) or "ray" (a Ray cluster; docs/scale.md)
     ray_address: str = ""  # "" = start a local Ray cluster; "auto" or "host:6379" = join one
     ray_workers: int = 0  # generation actors with executor "ray"; 0 = one per GPU (or CPU)
+    deploy: str = "newest"  # model that samples the pool: "newest" or "gated" ([gate] passes it)
 
     def __post_init__(self) -> None:
+        _require(
+            self.deploy in ("newest", "gated"),
+            "loop.deploy",
+            self.deploy,
+            "'newest' (every new model) or 'gated' (the last model the [gate] passed)",
+        )
         _require(self.executor in ("local", "ray"), "loop.executor", self.executor,
                  "'local' or 'ray'")  # fmt: skip
         _require(not self.ray_address or self.executor == "ray", "loop.ray_address",
@@ -127,6 +135,23 @@ class RunConfig:
     generation: SamplingParams = field(default_factory=SamplingParams)
     curation: CurationConfig = field(default_factory=CurationConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
+    gate: GateConfig = field(default_factory=GateConfig)  # the release gate of loop.deploy=gated
+
+    def __post_init__(self) -> None:
+        if self.loop.deploy != "gated":
+            return
+        _require(
+            self.gate.split == "heldout",
+            "gate.split",
+            self.gate.split,
+            "'heldout' with loop.deploy = 'gated' (the gate runs before the pool is deployed)",
+        )
+        _require(
+            self.pool.heldout > 0,
+            "pool.heldout",
+            self.pool.heldout,
+            "a share > 0 with loop.deploy = 'gated' (the gate measures held-out tasks)",
+        )
 
 
 def load_config(preset: str | Path | None = None, overrides: Sequence[str] = ()) -> RunConfig:

@@ -181,3 +181,88 @@ def test_audit_of_a_run_without_curated_sets_says_so():
     data = _data([_trace(0, "a", 0, True, 2)], {})
     tables = audit.audit_tables(group_runs([data])[0])
     assert "no curated set yet" in tables[0].rows[0][0]
+
+
+# ---- plan quality: hand-built plans on a real Blocksworld task -----------------------------
+
+PROBLEM = """(define (problem stack-three)
+  (:domain blocksworld)
+  (:objects b1 b2 b3)
+  (:init (arm-empty) (on-table b1) (on-table b2) (on-table b3) (clear b1) (clear b2) (clear b3))
+  (:goal (and (on b1 b2) (on b2 b3))))
+"""
+REFERENCE = ("(pickup b2)", "(stack b2 b3)", "(pickup b1)", "(stack b1 b2)")
+PLANS = {
+    # plan: (steps applied, revisits, undone pairs)
+    "reference": (REFERENCE, (4, 0, 0)),
+    # stack, unstack (back to holding b2), stack again (back to b2 on b3): two undos
+    "undo twice": (REFERENCE[:2] + ("(unstack b2 b3)", "(stack b2 b3)") + REFERENCE[2:], (6, 2, 2)),
+    # a detour through b1 on b3 and back to the start: one undo, two revisited states
+    "detour": (
+        ("(pickup b1)", "(stack b1 b3)", "(unstack b1 b3)", "(putdown b1)", *REFERENCE),
+        (8, 2, 1),
+    ),
+    # b2 is not clear once b1 is on it: the walk stops before the third step
+    "inapplicable": (("(pickup b1)", "(stack b1 b2)", "(pickup b2)", "(pickup b1)"), (2, 0, 0)),
+    "garbage": (("(fly b1)", "(pickup b1)"), (0, 0, 0)),
+}
+
+
+def _blocks_data(plans):
+    task = TaskRecord("t", "blocksworld", "pool", "0", len(REFERENCE), PROBLEM)
+    traces = [
+        TraceRecord(0, 0, "t", i, plan[-1] == "(stack b1 b2)", "ok", plan, 5, False, ())
+        for i, plan in enumerate(plans)
+    ]
+    data = RunData(Path("mem"), "mem", "paper", {"t": task}, tuple(traces), (), {0: (0,)}, {}, {})
+    return data, traces
+
+
+def test_walk_plan_counts_revisited_states_and_undone_steps_on_blocksworld():
+    from iterdeploy.domains import DOMAINS
+    from iterdeploy.pddl.parser import parse_domain, parse_problem
+    from iterdeploy.pddl.validate import prepare
+
+    checker = prepare(parse_domain(DOMAINS.get("blocksworld").domain_pddl), parse_problem(PROBLEM))
+    for name, (plan, expected) in PLANS.items():
+        walk = audit.walk_plan(checker, plan)
+        assert (walk.steps, walk.revisits, walk.undone) == expected, name
+    assert checker.validate(list(PLANS["detour"][0])).valid  # a detour is still a valid plan
+
+
+def test_plan_quality_table_compares_all_valid_and_curated():
+    data, traces = _blocks_data([plan for plan, _ in PLANS.values()])
+    walks = audit.plan_walks([(data, t) for t in traces])
+    assert [walks[(data.folder, t.key)].revisits for t in traces] == [0, 2, 2, 0, 0]
+    sets = {
+        "all": [(data, t) for t in traces],
+        "valid": [(data, t) for t in traces if t.valid],  # reference, undo twice, detour
+        "curated": [(data, traces[0])],
+    }
+    rows = {r["set"]: r for r in audit.plan_quality(sets, walks, "paper").records()}
+    assert rows["all"]["plans"] == 5 and rows["all"]["mean_steps_applied"] == 4.0
+    assert (rows["valid"]["mean_revisits"], rows["valid"]["share_with_revisit"]) == (1.33, 0.6667)
+    assert (rows["valid"]["mean_undone_pairs"], rows["valid"]["share_with_undone_pair"]) == (
+        1.0,
+        0.6667,
+    )
+    assert rows["valid"]["mean_ratio_to_reference"] == (4 + 6 + 8) / 3 / 4
+    assert (rows["curated"]["mean_revisits"], rows["curated"]["mean_ratio_to_reference"]) == (0, 1)
+    # Hand-made records without a problem text get no walk (and no row error).
+    toy = _data([_trace(0, "a", 0, True, 2)], {})
+    assert audit.plan_walks([(toy, t) for t in toy.traces]) == {}
+
+
+def test_audit_of_the_store_replays_every_plan(run_folders, paper_audit, sql):
+    rows = {r["set"]: r for r in paper_audit["audit_plan_quality"].records()}
+    compare = {r["set"]: r for r in paper_audit["audit_compare"].records()}
+    with_plan = sql(
+        run_folders["paper"],
+        "SELECT COUNT(*) AS n FROM traces tr JOIN tasks t USING (task_id) "
+        "WHERE t.split = 'pool' AND tr.generation < 2 AND tr.plan != '[]'",
+    )[0]["n"]
+    assert rows["all"]["plans"] == with_plan
+    assert rows["curated"]["plans"] == compare["curated"]["traces"]
+    # The fake backend's valid plans are the planner's: no state is ever visited twice.
+    assert rows["valid"]["mean_revisits"] == 0 and rows["curated"]["share_with_undone_pair"] == 0
+    assert rows["all"]["mean_ratio_to_reference"] == compare["all"]["mean_ratio_to_reference"]

@@ -40,6 +40,7 @@ def test_report_writes_html_figures_and_tables(report):
         "plan_lengths.png",
         "length_ratio.png",
         "reasoning_tokens.png",
+        "training_loss.png",
     }
     for png in report.figures:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -50,6 +51,8 @@ def test_report_writes_html_figures_and_tables(report):
         "headline_heldout",
         "ablation_pool",
         "gate",
+        "loop_deployments",
+        "training",
         "regressions",
         "audit_selection_paper",
         "audit_blind_spots_none",
@@ -79,9 +82,32 @@ def test_report_tables_hold_the_store_numbers(report, run_folders, sql):
     assert data["rows"][0]["policy"] == "paper"
 
 
+def test_report_plots_and_lists_the_training_losses_of_the_store(report, run_folders, sql):
+    assert report.html.parent.joinpath("training_loss.png") in report.figures
+    section = next(s for s in report.sections if s.title == "Training")
+    assert [f.name for f in section.figures] == ["training_loss.png"]
+    rows = {(r["run_id"], r["run"], r["generation"]): r for r in section.tables[0].records()}
+    for policy, folder in run_folders.items():
+        for m in sql(folder, "SELECT run, generation, losses FROM models WHERE kind != 'base'"):
+            losses = json.loads(m["losses"])
+            row = rows[(folder.name, m["run"], m["generation"])]
+            assert row["policy"] == policy
+            assert (row["first_loss"], row["last_loss"]) == (losses[0][1], losses[-1][1])
+    assert len(rows) == 8  # 2 folders x 2 runs x generations 1 and 2, all trained
+
+
+def test_report_shows_the_model_the_loop_deployed_each_generation(report):
+    section = next(s for s in report.sections if s.title == "Release gate")
+    rows = section.tables[0].records()
+    assert section.tables[0].name == "loop_deployments" and len(rows) == 12
+    # These runs use loop.deploy = "newest": each generation samples its pool itself.
+    assert all(r["pool_sampled_by"] == r["generation"] and r["gate"] == "-" for r in rows)
+
+
 def test_report_html_is_self_contained(report):
     page = report.html.read_text(encoding="utf-8")
-    assert page.count('src="data:image/png;base64,') == 4
+    assert page.count('src="data:image/png;base64,') == 5
+    assert '<img alt="training_loss" src="data:image/png;base64,' in page
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert "<link" not in page
     assert "Validator blind spot" in page and "Implicit reward" in page
@@ -106,5 +132,5 @@ def test_report_loads_in_headless_chromium_with_images_rendered(report, tmp_path
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert 'data-images-ok="4/4"' in result.stdout
+    assert 'data-images-ok="5/5"' in result.stdout
     assert "iterdeploy report" in result.stdout

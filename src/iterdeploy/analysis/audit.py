@@ -6,14 +6,18 @@ candidates its policy saw (every pool trace of the earlier generations) and comp
 sets: all candidates, the valid ones, the curated ones. The selection rate per bin of a feature
 is that implicit reward written out as a table. It also follows the curated pool across
 generations (drift) and looks where the validator is blind: valid plans at least twice the
-reference length, and whether curation kept them.
+reference length, and whether curation kept them. Plan quality walks each plan through the
+validator's own states (`iterdeploy.pddl.validate`): a step that returns to a state the plan
+was already in is a detour, and one that returns to the state before the previous step undoes
+that step (stack a b, then unstack a b).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import fmean, median, quantiles
 from typing import Any
@@ -46,8 +50,10 @@ def audit_tables(group: Group, long_ratio: float = LONG_RATIO) -> list[Table]:
         return [
             Table(_name("audit_compare", label), f"Reward audit ({label})", ("note",), ((note,),))
         ]
+    walks = plan_walks(sets["all"])
     return [
         compare(sets, label),
+        plan_quality(sets, walks, label),
         selection(sets, label),
         actions(sets, label),
         drift(group),
@@ -99,6 +105,115 @@ def compare(sets: dict[str, list[tuple[RunData, TraceRecord]]], label: str) -> T
         tuple(rows),
         "Candidates: every pool trace of the generations before the final curated set. "
         "distinct_step_share: distinct steps / plan length (1 = no step repeated).",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanWalk:
+    """A plan replayed through the task's states, up to its first inapplicable step."""
+
+    steps: int  # steps applied: the plan's applicable prefix (all of it for a valid plan)
+    revisits: int  # steps that lead to a state the plan was already in (a detour)
+    undone: int  # steps that lead back to the state before the previous step (an undo)
+
+
+def walk_plan(checker: Any, plan: Sequence[str]) -> PlanWalk:
+    """Return the `PlanWalk` of `plan` on a prepared task (`iterdeploy.pddl.validate.prepare`)."""
+    state = checker.initial_state()
+    path, seen = [state], {state}
+    revisits = undone = 0
+    for step in plan:
+        if not checker.is_applicable(state, step):
+            break
+        state = checker.apply(state, step)
+        if state in seen:
+            revisits += 1
+        if len(path) >= 2 and state == path[-2]:
+            undone += 1
+        path.append(state)
+        seen.add(state)
+    return PlanWalk(len(path) - 1, revisits, undone)
+
+
+def plan_walks(items: Sequence[tuple[RunData, TraceRecord]]) -> dict[tuple, PlanWalk]:
+    """Return the walk of each trace's plan, keyed by (run folder, trace key).
+
+    Traces without a plan, and tasks whose problem or domain is not known (hand-made records,
+    a domain outside `iterdeploy.domains.DOMAINS`), get no walk.
+    """
+    from iterdeploy.domains import DOMAINS
+    from iterdeploy.errors import ConfigError
+    from iterdeploy.pddl.parser import parse_domain, parse_problem
+    from iterdeploy.pddl.validate import prepare
+
+    domains: dict[str, Any] = {}
+    checkers: dict[tuple[Path, str], Any] = {}
+    by_plan: dict[tuple[Path, str, tuple[str, ...]], PlanWalk] = {}
+    out = {}
+    for data, t in items:
+        task = data.tasks[t.task_id]
+        if not t.plan or not task.problem:
+            continue
+        if task.domain not in domains:
+            try:
+                domains[task.domain] = parse_domain(DOMAINS.get(task.domain).domain_pddl)
+            except ConfigError:
+                domains[task.domain] = None
+        if domains[task.domain] is None:
+            continue
+        where = (data.folder, t.task_id)
+        if where not in checkers:
+            problem = parse_problem(task.problem, filename=f"<{t.task_id}>")
+            checkers[where] = prepare(domains[task.domain], problem)
+        # Samples repeat plans (and the same plan always walks the same way): walk each once.
+        once = (*where, t.plan)
+        if once not in by_plan:
+            by_plan[once] = walk_plan(checkers[where], t.plan)
+        out[(data.folder, t.key)] = by_plan[once]
+    return out
+
+
+def plan_quality(
+    sets: dict[str, list[tuple[RunData, TraceRecord]]],
+    walks: Mapping[tuple, PlanWalk],
+    label: str,
+) -> Table:
+    """Return detours (revisited states), undone steps and length / reference per set."""
+    rows = []
+    for name in SETS:
+        found = [w for d, t in sets[name] if (w := walks.get((d.folder, t.key))) is not None]
+        ratios = [r for d, t in sets[name] if (r := ratio(d, t)) is not None]
+        rows.append(
+            (
+                name,
+                len(found),
+                _mean([w.steps for w in found]),
+                _mean([w.revisits for w in found]),
+                _share(found, lambda w: w.revisits > 0),
+                _mean([w.undone for w in found]),
+                _share(found, lambda w: w.undone > 0),
+                _mean(ratios),
+            )
+        )
+    return Table(
+        _name("audit_plan_quality", label),
+        f"Plan quality ({label}): detours and undone steps, replayed on the task's states",
+        (
+            "set",
+            "plans",
+            "mean_steps_applied",
+            "mean_revisits",
+            "share_with_revisit",
+            "mean_undone_pairs",
+            "share_with_undone_pair",
+            "mean_ratio_to_reference",
+        ),
+        tuple(rows),
+        "Each plan is replayed from the initial state until its first inapplicable step "
+        "(all of it for a valid plan). revisits: steps that reach a state the plan was already "
+        "in (a detour; an undone pair is one too); undone pairs: steps that restore the state "
+        "before the previous step, e.g. (stack a b) then (unstack a b). ratio: plan length / "
+        "reference plan length.",
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from iterdeploy.errors import ConfigError, StoreError
@@ -29,6 +29,7 @@ class TaskRecord:
     split: str  # "pool" | "heldout"
     difficulty: str
     reference_length: int | None
+    problem: str = ""  # PDDL problem text ("" when unknown, e.g. hand-made records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,17 @@ class DatasetRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelRecord:
+    """A stored model: how it was made and its training curves."""
+
+    run: int
+    generation: int
+    kind: str  # base | lora | full
+    losses: tuple[tuple[int, float], ...]  # (optimizer step, training loss) as logged
+    eval_losses: tuple[tuple[int, float], ...]  # (step, validation loss); empty without one
+
+
+@dataclass(frozen=True, slots=True)
 class RunData:
     """Everything analysis needs from one run folder (which may hold several runs)."""
 
@@ -84,6 +96,9 @@ class RunData:
     generations: dict[int, tuple[int, ...]]  # run -> evaluated generations, ascending
     solved_sets: dict[tuple[int, int, str], frozenset[str]]  # (run, generation, split) -> tasks
     by_generation: dict[tuple[int, int], tuple[TraceRecord, ...]]  # (run, generation) -> traces
+    models: tuple[ModelRecord, ...] = ()  # every stored model, by run then generation
+    # (run, generation) -> the generation whose model sampled the pool; only gated runs differ
+    pool_models: dict[tuple[int, int], int] = field(default_factory=dict)
 
     @property
     def runs(self) -> list[int]:
@@ -100,6 +115,10 @@ class RunData:
 
     def split_tasks(self, split: str) -> list[TaskRecord]:
         return [t for t in self.tasks.values() if t.split == split]
+
+    def pool_model(self, run: int, generation: int) -> int:
+        """Return the generation whose model sampled the pool traces of (run, generation)."""
+        return self.pool_models.get((run, generation), generation)
 
     def dataset(self, run: int, generation: int) -> DatasetRecord | None:
         return next((d for d in self.datasets if (d.run, d.generation) == (run, generation)), None)
@@ -146,10 +165,15 @@ def load_run(folder: str | Path) -> RunData:
             )
         tasks = {
             r["task_id"]: TaskRecord(
-                r["task_id"], r["domain"], r["split"], r["difficulty"], r["reference_length"]
+                r["task_id"],
+                r["domain"],
+                r["split"],
+                r["difficulty"],
+                r["reference_length"],
+                r["problem"],
             )
             for r in store.query(
-                "SELECT task_id, domain, split, difficulty, reference_length FROM tasks"
+                "SELECT task_id, domain, split, difficulty, reference_length, problem FROM tasks"
             )
         }
         traces = tuple(
@@ -161,6 +185,24 @@ def load_run(folder: str | Path) -> RunData:
             if r["generation"] in generations.get(r["run"], ())
         )
         datasets = _datasets(store)
+        models = tuple(
+            ModelRecord(
+                r["run"],
+                r["generation"],
+                r["kind"],
+                tuple((int(s), float(v)) for s, v in json.loads(r["losses"])),
+                tuple((int(s), float(v)) for s, v in json.loads(r["eval_losses"])),
+            )
+            for r in store.query(
+                "SELECT run, generation, kind, losses, eval_losses FROM models ORDER BY 1, 2"
+            )
+        )
+        pool_models = {
+            (r["run"], r["generation"]): int(json.loads(r["detail"])["deployed"])
+            for r in store.query(
+                "SELECT run, generation, detail FROM events WHERE kind = 'gate' ORDER BY id"
+            )
+        }
         run_id = store.get_meta("run_id") or folder.name
     policy = _policy_label(datasets, folder)
     solved: dict[tuple[int, int, str], set[str]] = defaultdict(set)
@@ -180,7 +222,17 @@ def load_run(folder: str | Path) -> RunData:
     frozen = {key: frozenset(ids) for key, ids in solved.items()}
     by_generation = {key: tuple(rows) for key, rows in grouped.items()}
     return RunData(
-        folder, run_id, policy, tasks, traces, datasets, generations, frozen, by_generation
+        folder,
+        run_id,
+        policy,
+        tasks,
+        traces,
+        datasets,
+        generations,
+        frozen,
+        by_generation,
+        models,
+        pool_models,
     )
 
 

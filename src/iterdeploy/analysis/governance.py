@@ -1,9 +1,11 @@
 """The release gate and the deployed-generation pointer: promote, rollback, and why.
 
 The store's `deployments` table is an append-only history; its newest row per run is the
-generation that is deployed. The loop appends a `deploy` row for each generation it evaluates;
-`promote` and `rollback` append rows too, each with its reason, and log an event. Nothing is
-ever deleted or updated, so the history says who moved the pointer, when and why.
+generation that is deployed. The loop appends a `deploy` row per generation: the generation
+itself (loop.deploy = "newest"), or after the gate, the candidate or the generation that stays
+deployed (loop.deploy = "gated", reason = the decision). `promote` and `rollback` append rows
+too, each with its reason, and log an event. Nothing is ever deleted or updated, so the history
+says who moved the pointer, when and why.
 
 The gate compares a candidate generation with the deployed one on evaluation tasks (held-out
 by default): the solve rate may drop by at most `max_drop`, and no task group (domain x
@@ -12,6 +14,7 @@ difficulty by default) may lose more than `max_group_drop` of its tasks' solve r
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +40,14 @@ class GateConfig:
 
     def __post_init__(self) -> None:
         if self.split not in ("heldout", "pool"):
-            raise ConfigError(f"gate split = {self.split!r}: use 'heldout' or 'pool'")
+            raise ConfigError(f"gate.split = {self.split!r}: use 'heldout' or 'pool'")
         for name, value in (("max_drop", self.max_drop), ("max_group_drop", self.max_group_drop)):
             if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"gate {name} = {value!r}: use a fraction between 0 and 1")
+                raise ConfigError(f"gate.{name} = {value!r}: use a fraction between 0 and 1")
         unknown = set(self.group_by) - set(GROUP_KEYS)
         if unknown:
             raise ConfigError(
-                f"gate group_by = {list(self.group_by)!r}: unknown {sorted(unknown)}; "
+                f"gate.group_by = {list(self.group_by)!r}: unknown {sorted(unknown)}; "
                 f"use any of {list(GROUP_KEYS)}"
             )
 
@@ -87,9 +90,20 @@ class Deployment:
 def evaluate_gate(
     store: Store, run: int, candidate: int, reference: int, config: GateConfig
 ) -> GateDecision:
-    """Return the gate's decision on `candidate` against `reference` for one run."""
+    """Return the gate's decision on `candidate` against `reference`, both evaluated."""
     _require_evaluated(store, run, candidate)
     _require_evaluated(store, run, reference)
+    return compare(store, run, candidate, reference, config)
+
+
+def compare(
+    store: Store, run: int, candidate: int, reference: int, config: GateConfig
+) -> GateDecision:
+    """Return the gate's decision from the stored traces of both generations on its split.
+
+    `evaluate_gate` checks first that both generations are evaluated; the loop (deploy =
+    "gated") calls this as soon as the candidate's held-out traces are stored.
+    """
     groups = _task_groups(store, config)
     total = sum(len(ids) for ids in groups.values())
     if total == 0:
@@ -177,6 +191,38 @@ def gate_table(datas: list[RunData], config: GateConfig) -> Table:
         tuple(rows),
         "Each generation is compared with the last generation the gate released; "
         "deployed_now is the store's pointer (moved by the loop, promote and rollback).",
+    )
+
+
+def loop_deployments_table(datas: list[RunData]) -> Table:
+    """Return, per run and evaluated generation, which model sampled the pool and why."""
+    rows = []
+    for data in datas:
+        with open_store(data.folder) as store:
+            events = store.query("SELECT run, generation, detail FROM events WHERE kind = 'gate'")
+            gates = {(r["run"], r["generation"]): json.loads(r["detail"]) for r in events}
+        for run in data.runs:
+            for gen in data.generations[run]:
+                gate = gates.get((run, gen))
+                rows.append(
+                    (
+                        data.run_id,
+                        run,
+                        gen,
+                        data.pool_model(run, gen),
+                        "-" if gate is None else "pass" if gate["passed"] else "fail",
+                        None if gate is None else gate["reference"],
+                        "; ".join(gate["reasons"]) if gate else "",
+                    )
+                )
+    return Table(
+        "loop_deployments",
+        "What the loop deployed: the model that sampled each generation's pool traces",
+        ("run_id", "run", "generation", "pool_sampled_by", "gate", "gated_against", "reasons"),
+        tuple(rows),
+        'With loop.deploy = "newest" every generation samples its pool with its own model '
+        "(gate -); with \"gated\" the loop's gate (the run's [gate] thresholds) decides, and a "
+        "model that fails never generates pool traces, so never training data.",
     )
 
 

@@ -211,6 +211,47 @@ def curated_sizes(groups: Sequence[Group]) -> Table:
     )
 
 
+def training(groups: Sequence[Group]) -> Table:
+    """Return each stored fine-tune: its kind, logged steps, and first and last losses."""
+    rows = []
+    for g in groups:
+        for data, run in g.members:
+            for m in data.models:
+                if m.run != run or m.kind == "base":
+                    continue
+                rows.append(
+                    (
+                        g.policy,
+                        data.run_id,
+                        run,
+                        m.generation,
+                        m.kind,
+                        m.losses[-1][0] if m.losses else None,
+                        m.losses[0][1] if m.losses else None,
+                        m.losses[-1][1] if m.losses else None,
+                        m.eval_losses[-1][1] if m.eval_losses else None,
+                    )
+                )
+    return Table(
+        "training",
+        "Fine-tuning of each generation's model (from the base model, on its curated set)",
+        (
+            "policy",
+            "run_id",
+            "run",
+            "generation",
+            "kind",
+            "last_step",
+            "first_loss",
+            "last_loss",
+            "last_eval_loss",
+        ),
+        tuple(rows),
+        "Losses as logged every training.logging_steps optimizer steps; generations trained on "
+        "an empty set are the base model and are not listed.",
+    )
+
+
 def plan_and_tokens(groups: Sequence[Group]) -> Table:
     """Return mean shortest solved plan length, its ratio to the reference, and mean tokens."""
     rows = []

@@ -2,8 +2,8 @@
 
 Each function takes the policy groups and a PNG path and returns the path: solved tasks per
 generation, solved plan lengths next to the reference lengths (the paper's "longer plans"
-evidence), the plan/reference ratio of tasks solved in several generations, and mean
-reasoning tokens per generation.
+evidence), the plan/reference ratio of tasks solved in several generations, mean reasoning
+tokens per generation, and the training loss of each generation's fine-tune.
 """
 
 from __future__ import annotations
@@ -145,12 +145,34 @@ def plot_tokens(groups: Sequence[Group], path: Path) -> Path:
     return _save(fig, path)
 
 
+def plot_losses(groups: Sequence[Group], path: Path) -> Path:
+    """Plot the training loss of every fine-tuned model: one line per (run, generation)."""
+    fig = _figure(len(groups), width=5.5)
+    for ax, g in zip(fig.axes, groups, strict=True):
+        models = [m for data, run in g.members for m in data.models if m.run == run and m.losses]
+        for m in models:
+            steps, losses = zip(*m.losses, strict=True)
+            (line,) = ax.plot(steps, losses, marker=".", label=f"run {m.run} gen {m.generation}")
+            if m.eval_losses:
+                steps, losses = zip(*m.eval_losses, strict=True)
+                ax.plot(steps, losses, ls="--", marker="x", color=line.get_color())
+        if models:
+            ax.legend(fontsize=7, loc="upper right", ncol=1 + len(models) // 8)
+        else:
+            ax.text(0.5, 0.5, "no fine-tuned model yet", ha="center", transform=ax.transAxes)
+        _style(ax, f"training loss ({g.policy})", "loss")
+        ax.set_xlabel("optimizer step")
+        ax.set_xlim(left=0)
+    return _save(fig, path)
+
+
 # File stem -> plot function: the report draws each into <out>/<stem>.png.
 PLOTS = {
     "solved": plot_solved,
     "plan_lengths": plot_plan_lengths,
     "length_ratio": plot_length_ratio,
     "reasoning_tokens": plot_tokens,
+    "training_loss": plot_losses,
 }
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from iterdeploy.analysis import metrics
 from iterdeploy.analysis.audit import LONG_RATIO, audit_tables
 from iterdeploy.analysis.data import RunData, load_run
-from iterdeploy.analysis.governance import GateConfig, gate_table
+from iterdeploy.analysis.governance import GateConfig, gate_table, loop_deployments_table
 from iterdeploy.analysis.metrics import Group, Table
 from iterdeploy.registry import load_object
 
@@ -127,9 +127,17 @@ def _sections(
             (summary, lost),
         ),
         Section(
+            "Training",
+            "The fine-tuning loss of each generation's model (trained from the base model on "
+            "its curated set), per logged optimizer step; dashed: validation loss.",
+            (metrics.training(groups),),
+            (figures["training_loss"],),
+        ),
+        Section(
             "Release gate",
-            "Which generation the gate would deploy, and the deployed pointer in the store.",
-            (gate_table(datas, gate),),
+            "Which model the loop deployed at each generation, which generation the gate would "
+            "deploy, and the deployed pointer in the store.",
+            (loop_deployments_table(datas), gate_table(datas, gate)),
         ),
     ]
     for g in groups:

@@ -1,5 +1,9 @@
 """The loop's imperative shell: runs x generations of deploy -> evaluate -> curate -> train.
 
+With loop.deploy = "gated", generation n >= 1 deploys in three stages: the new model n on the
+held-out tasks, the release gate (model n against the deployed generation, on those held-out
+traces), then the pool with whichever model the gate left deployed.
+
 Every stage checks its done-marker first, and writes its outputs together with the marker in
 one transaction, so `resume_run` after a kill -9 redoes only the unfinished stage (or, for a
 deployment, only the unfinished chunks). Seeds derive from (loop seed, run, generation, task),
@@ -131,7 +135,12 @@ class Loop:
         for run in range(cfg.runs):
             self._start(run)
             for generation in range(cfg.generations + 1):
-                self.deploy(run, generation)
+                if cfg.deploy == "gated" and generation > 0:
+                    self.deploy(run, generation, "heldout")  # the candidate, model `generation`
+                    self.gate(run, generation)
+                    self.deploy(run, generation, "pool")  # the model the gate left deployed
+                else:
+                    self.deploy(run, generation)
                 self.evaluate(run, generation)
                 if generation < cfg.generations:
                     self.curate(run, generation + 1)
@@ -205,25 +214,29 @@ class Loop:
 
     # ---- stages ---------------------------------------------------------------------------
 
-    def deploy(self, run: int, generation: int) -> None:
-        """Sample, validate and store every task's traces, one committed chunk at a time."""
+    def deploy(self, run: int, generation: int, split: str | None = None) -> None:
+        """Sample, validate and store the traces of every task (of `split` if given), one
+        committed chunk at a time. Held-out tasks are sampled from model `generation`, pool
+        tasks from the model `_pool_model` names (the same one unless loop.deploy = "gated").
+        """
         from iterdeploy.loop.setup import domain_texts, make_backend, validator_identity
 
         plan = self._chunks(run, generation)
         todo = [
             (i, chunk)
             for i, chunk in enumerate(plan)
-            if not self.store.is_done(run, generation, "deploy", i)
+            if split in (None, chunk.split) and not self.store.is_done(run, generation, "deploy", i)
         ]
         if not todo:
             return
         self._record_generation(run, generation, validator_identity())
-        adapter = self._model_path(run, generation)
+        model = generation if split == "heldout" else self._pool_model(run, generation)
+        adapter = self._model_path(run, model)
         validator = Validator(self.tasks, domain_texts(self.tasks), self.config.curation.checks)
         total = sum(len(c.tasks) * c.params.n for _, c in todo)
         bar = tqdm(
             total=total,
-            desc=f"run {run} gen {generation} deploy",
+            desc=f"run {run} gen {generation} deploy" + (f" {split}" if split else ""),
             unit="trace",
             leave=False,
             disable=None,
@@ -247,22 +260,51 @@ class Loop:
                 bar.update(len(rows))
         bar.close()
 
+    def gate(self, run: int, generation: int) -> None:
+        """Gate model `generation` against the deployed one on its held-out traces; record
+        which generation is deployed now (and samples this generation's pool) and why."""
+        from iterdeploy.analysis.governance import compare, deployed
+
+        if self.store.is_done(run, generation, "gate"):
+            return
+        # The store's pointer: the loop's last release, or a promote/rollback made meanwhile.
+        current = deployed(self.store, run) or 0
+        decision = compare(self.store, run, generation, current, self.config.gate)
+        now_deployed = generation if decision.passed else current
+        reason = f"loop gate: {decision.summary()}"
+        if not decision.passed:
+            reason += f"; generation {current} stays deployed"
+        with self.store.transaction() as db:
+            _deployment(db, run, now_deployed, reason)
+            add_event(
+                db,
+                "gate",
+                run,
+                generation,
+                deployed=now_deployed,
+                reference=current,
+                passed=decision.passed,
+                solve_rate=decision.solve_rate,
+                reference_rate=decision.reference_rate,
+                reasons=list(decision.reasons),
+            )
+            mark_done(db, run, generation, "gate")
+        log.info("%s", reason)
+
     def evaluate(self, run: int, generation: int) -> None:
-        """Log the generation's summary line and record it as the deployed generation."""
+        """Log the generation's summary line; with loop.deploy = "newest" (and for the base
+        model) record the generation as the deployed one (otherwise `gate` did)."""
         if self.store.is_done(run, generation, "evaluate"):
             return
         summary = self._summary(run, generation, self._solved_before(run, generation))
         with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO deployments (at, run, generation, action, reason) VALUES (?,?,?,?,?)",
-                (
-                    now(),
+            if self.config.loop.deploy == "newest" or generation == 0:
+                _deployment(
+                    db,
                     run,
                     generation,
-                    "deploy",
                     "loop: generation deployed on the pool" if generation else "loop: base model",
-                ),
-            )
+                )
             add_event(
                 db, "generation-evaluated", run, generation, summary=dataclasses.asdict(summary)
             )
@@ -349,7 +391,7 @@ class Loop:
             tasks = sorted((t for t in self.tasks if t.split == split), key=lambda t: t.id)
             for part in chunked(tasks, self.config.loop.chunk_tasks):
                 seeds = [derive_seed(self.config.loop.seed, run, generation, t.id) for t in part]
-                out.append(Chunk(run, generation, list(part), params, seeds))
+                out.append(Chunk(run, generation, split, list(part), params, seeds))
         return out
 
     def _deploy_chunk(
@@ -404,6 +446,22 @@ class Loop:
                     now(),
                 ),
             )
+
+    def _pool_model(self, run: int, generation: int) -> int:
+        """Return the generation whose model samples the pool tasks of `generation`."""
+        if self.config.loop.deploy == "newest" or generation == 0:
+            return generation
+        rows = self.store.query(
+            "SELECT detail FROM events WHERE run = ? AND generation = ? AND kind = 'gate' "
+            "ORDER BY id DESC LIMIT 1",
+            (run, generation),
+        )
+        if not rows:
+            raise StoreError(
+                f"run {run} generation {generation} has no gate decision; the store is "
+                "inconsistent (was it edited?)"
+            )
+        return int(json.loads(rows[0]["detail"])["deployed"])
 
     def _model_path(self, run: int, generation: int) -> str | None:
         rows = self.store.query(
@@ -508,6 +566,7 @@ class Loop:
             {t.id: t.split for t in self.tasks},
             solved_before,
             size[0]["size"] if size else 0,
+            self._pool_model(run, generation),
         )
 
     def summaries(self) -> list[GenerationSummary]:
@@ -530,6 +589,7 @@ class Chunk:
 
     run: int
     generation: int
+    split: str  # "pool" | "heldout"
     tasks: list[Task]
     params: SamplingParams
     seeds: list[int]
@@ -539,8 +599,9 @@ def summary_line(s: GenerationSummary) -> str:
     """Return the one-line log summary of a generation."""
     plan = "-" if s.mean_plan_length is None else f"{s.mean_plan_length:.1f}"
     tokens = "-" if s.mean_reasoning_tokens is None else f"{s.mean_reasoning_tokens:.0f}"
+    by = "" if s.deployed == s.generation else f" (pool sampled by gen {s.deployed})"
     return (
-        f"run {s.run} gen {s.generation}: pool {s.pool_solved}/{s.pool_tasks} solved "
+        f"run {s.run} gen {s.generation}{by}: pool {s.pool_solved}/{s.pool_tasks} solved "
         f"(+{s.newly_solved} new), held-out {s.heldout_solved}/{s.heldout_tasks}, "
         f"curated {s.curated_size}, plan length {plan}, reasoning tokens {tokens}"
     )
@@ -567,6 +628,14 @@ def read_summaries(folder: str | Path) -> list[GenerationSummary]:
         raise StoreError(f"{path} does not exist: the run has not finished; resume it first")
     data = json.loads(path.read_text(encoding="utf-8"))
     return [GenerationSummary(**g) for r in data["runs"] for g in r["generations"]]
+
+
+def _deployment(db: Any, run: int, generation: int, reason: str) -> None:
+    """Append the loop's row to the deployment history: `generation` is deployed now."""
+    db.execute(
+        "INSERT INTO deployments (at, run, generation, action, reason) VALUES (?,?,?,?,?)",
+        (now(), run, generation, "deploy", reason),
+    )
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -148,6 +148,7 @@ class GenerationSummary:
 
     run: int
     generation: int
+    deployed: int  # the generation whose model sampled the pool (differs only when gated)
     pool_tasks: int
     pool_solved: int  # pool tasks with at least one valid trace
     heldout_tasks: int
@@ -178,8 +179,10 @@ def summarize_generation(
     tasks: Mapping[str, str],
     solved_before: set[str],
     curated_size: int,
+    deployed: int,
 ) -> GenerationSummary:
-    """Return the summary of one generation from its traces (`tasks`: task_id -> split)."""
+    """Return the summary of one generation from its traces (`tasks`: task_id -> split);
+    `deployed` is the generation whose model sampled its pool traces."""
     pool_rows = [r for r in rows if r.split == "pool"]
     shortest: dict[str, int] = {}
     heldout_solved = set()
@@ -193,6 +196,7 @@ def summarize_generation(
     return GenerationSummary(
         run=run,
         generation=generation,
+        deployed=deployed,
         pool_tasks=sum(1 for s in tasks.values() if s == "pool"),
         pool_solved=len(shortest),
         heldout_tasks=sum(1 for s in tasks.values() if s == "heldout"),
