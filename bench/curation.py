@@ -2,8 +2,9 @@
 
 Usage: nice .venv/bin/python bench/curation.py [--runs 3] [--out /tmp/bench-curation]
                                                  [--set key=value ...]
-Prints mean pool-solved, held-out-solved and curated-set size per generation for both
-policies (means over runs; each run has its own seed derived from loop.seed), plus wall time.
+Prints pool-solved and held-out-solved (mean over runs, min-max) and the mean curated-set size
+per generation for both policies (each run has its own seed derived from loop.seed), plus wall
+time.
 """
 
 from __future__ import annotations
@@ -36,8 +37,13 @@ def run_policy(policy: str, runs: int, out: Path, extra: list[str]) -> list[Gene
     return read_summaries(folder)
 
 
+def cell(values: list[int]) -> str:
+    """Return the mean of `values` with their range: `12.3 (10-15)`."""
+    return f"{fmean(values):.1f} ({min(values)}-{max(values)})"
+
+
 def table(results: dict[str, list[GenerationSummary]]) -> str:
-    """Return mean solved (pool, held-out) and curated size per generation, per policy."""
+    """Return mean (min-max) solved on pool and held-out and curated size per generation."""
     gens = sorted({s.generation for rows in results.values() for s in rows})
     first = next(iter(results.values()))[0]
     head = "gen | " + " | ".join(
@@ -50,8 +56,8 @@ def table(results: dict[str, list[GenerationSummary]]) -> str:
         for rows in results.values():
             at = [s for s in rows if s.generation == g]
             cells += [
-                f"{fmean(s.pool_solved for s in at):.1f}",
-                f"{fmean(s.heldout_solved for s in at):.1f}",
+                cell([s.pool_solved for s in at]),
+                cell([s.heldout_solved for s in at]),
                 f"{fmean(s.curated_size for s in at):.0f}",
             ]
         lines.append(f"{g:>3} | " + " | ".join(cells))
