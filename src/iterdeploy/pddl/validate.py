@@ -18,6 +18,7 @@ from enum import Enum
 from iterdeploy.errors import PDDLParseError
 from iterdeploy.pddl.model import OBJECT, TOTAL_COST, Action, Atom, Domain, Literal, Problem
 from iterdeploy.pddl.plan import format_step, parse_step, plan_lines
+from iterdeploy.pddl.sexpr import Source
 from iterdeploy.pddl.successors import Successors
 
 logger = logging.getLogger(__name__)
@@ -405,11 +406,14 @@ class Checker:
                         where,
                         f"object {item.name!r} has undeclared type {type_name!r}",
                         "a type from the domain's :types",
+                        item.pos,
                     )
             if item.name in declared and declared[item.name] != item.types:
-                raise self._problem_error(
+                raise self._error(
+                    where,
                     f"object {item.name!r} is declared with two types",
                     f"one type, as in the domain's constants: {' '.join(declared[item.name])}",
+                    item.pos,
                 )
             declared[item.name] = item.types
             table[item.name] = frozenset().union(*(self._ancestors[t] for t in item.types))
@@ -425,11 +429,12 @@ class Checker:
                         f"parameter {param.name} of action "
                         f"{action.name!r} has undeclared type {type_name!r}",
                         "a type from :types",
+                        param.pos,
                     )
 
         def compile_atom(atom: Atom) -> str:
             parts = [atom.predicate]
-            for arg in atom.args:
+            for index, arg in enumerate(atom.args, start=1):
                 if arg in names:
                     parts.append(f"{{{names[arg]}}}")
                 elif arg in self._objects:
@@ -440,6 +445,8 @@ class Checker:
                         f"action {action.name!r} uses {arg!r}, which is "
                         "neither a parameter nor a constant",
                         "a declared constant",
+                        atom.pos,
+                        index,
                     )
             return "(" + " ".join(parts) + ")"
 
@@ -452,30 +459,52 @@ class Checker:
             raise self._problem_error(
                 f"{where} atom {atom} uses undeclared predicate {atom.predicate!r}",
                 "a predicate of the domain",
+                atom.pos,
+                0,
             )
         if len(params) != len(atom.args):
             raise self._problem_error(
-                f"{where} atom {atom} has {len(atom.args)} arguments", f"{len(params)} arguments"
+                f"{where} atom {atom} has {len(atom.args)} arguments",
+                f"{len(params)} arguments",
+                atom.pos,
             )
-        for arg, param in zip(atom.args, params, strict=True):
+        for index, (arg, param) in enumerate(zip(atom.args, params, strict=True), start=1):
             ancestors = self._objects.get(arg)
             if ancestors is None:
                 raise self._problem_error(
                     f"{where} atom {atom} uses undeclared object {arg!r}",
                     "an object from :objects or a domain constant",
+                    atom.pos,
+                    index,
                 )
             if ancestors.isdisjoint(param.types):
                 raise self._problem_error(
                     f"{where} atom {atom}: {arg!r} does not fit {param.name}",
                     f"an object of type {' or '.join(param.types)}",
+                    atom.pos,
+                    index,
                 )
 
-    def _problem_error(self, message: str, expected: str) -> PDDLParseError:
-        return self._error("problem", message, expected)
+    def _problem_error(
+        self, message: str, expected: str, pos: int = -1, item: int | None = None
+    ) -> PDDLParseError:
+        return self._error("problem", message, expected, pos, item)
 
-    def _error(self, where: str, message: str, expected: str) -> PDDLParseError:
-        filename = self.problem.filename if where == "problem" else self.domain.filename
-        return PDDLParseError(message, filename=filename, expected=expected)
+    def _error(
+        self, where: str, message: str, expected: str, pos: int = -1, item: int | None = None
+    ) -> PDDLParseError:
+        """Return an error in the problem or domain file, at the parsed offset `pos` if known.
+
+        With `item`, the error points at that item of the list at `pos` (0: an atom's
+        predicate, 1: its first argument, ...).
+        """
+        model = self.problem if where == "problem" else self.domain
+        if pos < 0 or not model.text:  # built in code, not parsed: no position to give
+            return PDDLParseError(message, filename=model.filename, expected=expected)
+        src = Source(model.text, model.filename)
+        if item is not None:
+            pos = src.item_offset(pos, item)
+        return src.error(message, pos, expected=expected)
 
 
 def _eq(literal: Literal) -> bool:
