@@ -101,9 +101,15 @@ class _Bad:
 
 
 class _Schema:
-    """An action schema compiled to format strings over its parameter indices."""
+    """An action schema compiled to one format string over its parameter indices.
 
-    __slots__ = ("action", "types", "fits", "pos", "neg", "eq", "add", "delete", "cost")
+    `atoms(*args)` gives all ground atoms of a step, newline-separated: the positive
+    preconditions, then the negative ones, the adds and the deletes, split at `bounds`. One
+    format call and one split per step are cheaper than one call per atom; names hold no
+    whitespace, so the separator cannot occur inside an atom.
+    """
+
+    __slots__ = ("action", "types", "fits", "atoms", "bounds", "eq", "cost")
 
     def __init__(
         self,
@@ -119,16 +125,22 @@ class _Schema:
             for t in self.types
         ]
         pre = [lit for lit in action.precondition if lit.atom.predicate != "="]
-        # Bound `str.format` methods: grounding a step is then a handful of calls.
-        self.pos = [compile_atom(lit.atom).format for lit in pre if lit.positive]
-        self.neg = [compile_atom(lit.atom).format for lit in pre if not lit.positive]
+        parts = [
+            [compile_atom(lit.atom) for lit in pre if lit.positive],
+            [compile_atom(lit.atom) for lit in pre if not lit.positive],
+            [compile_atom(atom) for atom in action.add],
+            [compile_atom(atom) for atom in action.delete],
+        ]
+        self.atoms = "\n".join(a for part in parts for a in part).format  # one call per step
+        ends = [len(parts[0])]
+        for part in parts[1:]:
+            ends.append(ends[-1] + len(part))
+        self.bounds = tuple(ends)  # where pos, neg, add and delete end in the split atoms
         self.eq = [
             (compile_atom(lit.atom), lit.positive)
             for lit in action.precondition
             if lit.atom.predicate == "="
         ]
-        self.add = [compile_atom(atom).format for atom in action.add]
-        self.delete = [compile_atom(atom).format for atom in action.delete]
         fluent = action.cost.fluent if action.cost is not None else None
         self.cost = compile_atom(fluent) if fluent is not None else None
 
@@ -234,7 +246,7 @@ class Checker:
         for index, line in enumerate(lines):
             ground = self._cache.get(line)
             if ground is None:
-                ground = self._ground(line)
+                ground = self._remember(line)
             if ground.__class__ is _Bad:
                 return Verdict(
                     False, ground.reason, index, f"step {index}: {ground.detail}", (), length, cost
@@ -310,8 +322,10 @@ class Checker:
     def _ground(self, line: str) -> _Ground | _Bad:
         """Return the ground action written on `line` (cached), or why it names none."""
         cached = self._cache.get(line)
-        if cached is not None:
-            return cached
+        return cached if cached is not None else self._remember(line)
+
+    def _remember(self, line: str) -> _Ground | _Bad:
+        """Resolve a line not in the cache, and cache the result."""
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         result = self._resolve(line)
@@ -359,13 +373,7 @@ class Checker:
         return self._instantiate(schema, text, args)
 
     def _instantiate(self, schema: _Schema, text: str, args: tuple[str, ...]) -> _Ground:
-        static_fail = []
-        for fmt, positive in schema.eq:
-            left, right = self._split(fmt.format(*args))[1]
-            if (left == right) != positive:
-                static_fail.append(
-                    f"(= {left} {right})" if positive else f"(not (= {left} {right}))"
-                )
+        static_fail = self._static_failures(schema, args) if schema.eq else ()
         cost: float | None = 1.0  # unit cost unless the problem minimises total-cost
         if self._uses_cost:
             if schema.action.cost is None:
@@ -374,15 +382,26 @@ class Checker:
                 cost = schema.action.cost.value or 0.0
             else:
                 cost = self._numeric.get(schema.cost.format(*args))
+        atoms = schema.atoms(*args).split("\n")
+        pos, neg, add, end = schema.bounds
         return _Ground(
             text,
-            frozenset([f(*args) for f in schema.pos]),
-            frozenset([f(*args) for f in schema.neg]),
-            tuple(static_fail),
-            frozenset([f(*args) for f in schema.add]),
-            frozenset([f(*args) for f in schema.delete]),
+            frozenset(atoms[:pos]),
+            frozenset(atoms[pos:neg]),
+            static_fail,
+            frozenset(atoms[neg:add]),
+            frozenset(atoms[add:end]),
             cost,
         )
+
+    def _static_failures(self, schema: _Schema, args: tuple[str, ...]) -> tuple[str, ...]:
+        """Return the (in)equality preconditions of the step that fail, as literals."""
+        out = []
+        for fmt, positive in schema.eq:
+            left, right = self._split(fmt.format(*args))[1]
+            if (left == right) != positive:
+                out.append(f"(= {left} {right})" if positive else f"(not (= {left} {right}))")
+        return tuple(out)
 
     def _split(self, atom: str) -> tuple[str, tuple[str, ...]]:
         parts = self._parts.get(atom)
