@@ -87,19 +87,87 @@ def test_parse_domain_rejects_with_a_located_message(
 
 
 @pytest.mark.parametrize(
-    ("problem", "message"),
+    ("objects", "init", "goal", "where"),
     [
-        ("(:objects a - t) (:init (p b)) (:goal (q))", "undeclared object 'b'"),
-        ("(:objects a - t) (:init (r a)) (:goal (q))", "undeclared predicate 'r'"),
-        ("(:objects a - u) (:init) (:goal (q))", "undeclared type 'u'"),
-        ("(:objects a - t) (:init (p a a)) (:goal (q))", "has 2 arguments"),
-        ("(:objects a - t b) (:init (p b)) (:goal (q))", "'b' does not fit ?x"),
-        ("(:objects a - t) (:init) (:goal (q)) (:metric minimize (total-time))", "metric"),
+        (
+            "a - t",
+            "(p a)\n         (p b)",
+            "(q)",
+            "4:13: init atom (p b) uses undeclared object 'b'",
+        ),
+        (
+            "a - t",
+            "(p a)",
+            "(and (q) (not (p c)))",
+            "4:27: goal atom (p c) uses undeclared object 'c'",
+        ),
+        ("a - t", "(q) (p a a)", "(q)", "3:14: init atom (p a a) has 2 arguments"),
+        (
+            "a - t",
+            "(q)",
+            "(and (q)\n   (r a))",
+            "5:5: goal atom (r a) uses undeclared predicate 'r'",
+        ),
+        (
+            "a - t b",
+            "(p a) (p ; a comment\n b)",
+            "(q)",
+            "4:2: init atom (p b): 'b' does not fit ?x",
+        ),
+        ("a - t\n   c d - u", "(q)", "(q)", "3:4: object 'c' has undeclared type 'u'"),
     ],
 )
-def test_prepare_rejects_a_problem_that_does_not_fit_its_domain(problem: str, message: str) -> None:
+def test_prepare_locates_a_problem_that_does_not_fit_its_domain(
+    objects: str, init: str, goal: str, where: str
+) -> None:
+    """Errors found after parsing point at the offending name in the problem file."""
     domain = parse_domain(HEAD + ")")
+    text = f"(define (problem p) (:domain d)\n  (:objects {objects})\n  (:init {init})\n"
+    text += f"  (:goal {goal}))\n"
     with pytest.raises(PDDLParseError) as info:
-        prepare(domain, parse_problem(f"(define (problem p) (:domain d) {problem})", "p.pddl"))
-    assert message in str(info.value)
+        prepare(domain, parse_problem(text, "p.pddl"))
+    assert str(info.value).startswith(f"p.pddl:{where}")
+    line, column = where.split(":")[:2]
+    assert (info.value.line, info.value.column) == (int(line), int(column))
+
+
+@pytest.mark.parametrize(
+    ("domain", "problem", "where"),
+    [
+        (
+            "(:constants k - t)",
+            "(:objects k) (:init) (:goal (q))",
+            "p.pddl:1:43: object 'k' is declared with two types",
+        ),
+        (
+            "(:constants\n  k - u)",
+            "(:init) (:goal (q))",
+            "d.pddl:3:3: object 'k' has undeclared type 'u'",
+        ),
+        (
+            "(:action a :parameters (?x\n - u) :effect (q))",
+            "(:init) (:goal (q))",
+            "d.pddl:2:25: parameter ?x of action 'a' has undeclared type 'u'",
+        ),
+        (
+            "(:action a :parameters (?x - t)\n :effect (and (q) (p zz)))",
+            "(:init) (:goal (q))",
+            "d.pddl:3:22: action 'a' uses 'zz', which is neither a parameter nor a constant",
+        ),
+    ],
+)
+def test_prepare_locates_a_domain_error(domain: str, problem: str, where: str) -> None:
+    """Domain-side errors of `prepare` name the domain file and the offending name."""
+    parsed = parse_domain(HEAD + domain + ")", "d.pddl")
+    text = f"(define (problem p) (:domain d) {problem})"
+    with pytest.raises(PDDLParseError) as info:
+        prepare(parsed, parse_problem(text, "p.pddl"))
+    assert str(info.value).startswith(where)
+
+
+def test_prepare_rejects_an_unsupported_metric() -> None:
+    domain = parse_domain(HEAD + ")")
+    text = "(define (problem p) (:domain d) (:init) (:goal (q)) (:metric minimize (total-time)))"
+    with pytest.raises(PDDLParseError, match="metric") as info:
+        prepare(domain, parse_problem(text, "p.pddl"))
     assert info.value.filename == "p.pddl"

@@ -3,6 +3,10 @@
 Names are lower-case. Collections are tuples in file order, so that parse -> write -> parse
 gives an equal object. Lookup tables (actions by name, type ancestry) are built by
 `validate.prepare`, not stored here.
+
+Parsed values remember where they were written, for the errors `validate.prepare` raises after
+parsing: `pos` is the character offset of a name or of an atom's '(' (-1 when not parsed), and
+a domain or problem keeps its `text`. Neither takes part in equality, hashing or repr.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ class TypedName:
 
     name: str
     types: tuple[str, ...] = (OBJECT,)
+    pos: int = field(default=-1, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,7 @@ class Atom:
 
     predicate: str
     args: tuple[str, ...] = ()
+    pos: int = field(default=-1, compare=False, repr=False)
 
     def __str__(self) -> str:
         return "(" + " ".join((self.predicate, *self.args)) + ")"
@@ -89,6 +95,7 @@ class Domain:
     functions: tuple[Predicate, ...]  # numeric fluents, e.g. total-cost
     actions: tuple[Action, ...]
     filename: str = field(default="<domain>", compare=False)
+    text: str = field(default="", compare=False, repr=False)  # the parsed PDDL
 
     def action(self, name: str) -> Action | None:
         """Return the action schema called `name` (lower-case), or None."""
@@ -110,6 +117,7 @@ class Problem:
     goal: tuple[Literal, ...]
     metric: str | None = None  # the fluent minimised by `(:metric minimize (f))`, or None
     filename: str = field(default="<problem>", compare=False)
+    text: str = field(default="", compare=False, repr=False)  # the parsed PDDL
 
 
 def format_number(value: float) -> str:

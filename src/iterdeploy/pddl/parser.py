@@ -75,7 +75,15 @@ def parse_domain(text: str, filename: str = "<domain>") -> Domain:
     actions = tuple(_action(src, node, table) for key, node in sections if key == ":action")
     _check_unique(src, body, [a.name for a in actions], "action")
     return Domain(
-        name, requirements, types, constants, predicates, functions, actions, filename=filename
+        name,
+        requirements,
+        types,
+        constants,
+        predicates,
+        functions,
+        actions,
+        filename=filename,
+        text=text,
     )
 
 
@@ -104,7 +112,15 @@ def parse_problem(text: str, filename: str = "<problem>") -> Problem:
         missing = "(:domain NAME)" if domain_name is None else "(:goal ...)"
         raise src.error("problem has no " + missing + " section", body.pos, expected=missing)
     return Problem(
-        name, domain_name, objects, tuple(init), tuple(numeric), goal, metric, filename=filename
+        name,
+        domain_name,
+        objects,
+        tuple(init),
+        tuple(numeric),
+        goal,
+        metric,
+        filename=filename,
+        text=text,
     )
 
 
@@ -211,7 +227,7 @@ def _typed_list(
     `unique=False` is for predicate declarations: logistics00 declares `(in ?obj ?obj)`.
     """
     out: list[TypedName] = []
-    pending: list[str] = []
+    pending: list[tuple[str, int]] = []  # names waiting for their type, with their offsets
     index = start
     while index < len(node):
         item = node[index]
@@ -224,7 +240,7 @@ def _typed_list(
                     "NAME ... - TYPE",
                 )
             types = _type_ref(src, node, index + 1)
-            out.extend(TypedName(name, types) for name in pending)
+            out.extend(TypedName(name, types, pos) for name, pos in pending)
             pending = []
             index += 2
             continue
@@ -234,9 +250,9 @@ def _typed_list(
         if is_var != (what == "parameter"):
             expected = "a ?variable" if what == "parameter" else f"a {what} name without '?'"
             raise src.error(f"bad {what} name", node.offset(index), item, expected)
-        pending.append(item)
+        pending.append((item, node.offset(index)))
         index += 1
-    out.extend(TypedName(name) for name in pending)
+    out.extend(TypedName(name, pos=pos) for name, pos in pending)
     if unique:
         _check_unique(src, node, [t.name for t in out], what)
     return out
@@ -359,7 +375,7 @@ def _atom(src: Source, node: object, offset: int, scope: Scope | None) -> Atom:
             )
     if node[0] == "=" and len(node) != 3:
         raise src.error("equality takes two arguments", node.pos, _show(node), "(= a b)")
-    return Atom(node[0], tuple(node[1:]))
+    return Atom(node[0], tuple(node[1:]), node.pos)
 
 
 def _condition(src: Source, node: object, scope: Scope | None) -> list[Literal]:
@@ -425,7 +441,7 @@ def _increase(src: Source, node: SList, scope: Scope) -> CostTerm:
             arg = amount[index]
             if not isinstance(arg, str) or (arg.startswith("?") and arg not in scope.variables):
                 raise src.error("bad cost term", amount.offset(index), _show(arg), "a parameter")
-        return CostTerm(fluent=Atom(amount[0], tuple(amount[1:])))
+        return CostTerm(fluent=Atom(amount[0], tuple(amount[1:]), amount.pos))
     raise src.error("bad cost", node.offset(2), _show(amount), "a number or (fluent args)")
 
 

@@ -14,8 +14,6 @@ _STEP = re.compile(
     r"^\s*(?:\d+(?:\.\d*)?\s*:\s*)?\(\s*([^()\s;][^();]*?)\s*\)\s*(?:\[\s*\d+(?:\.\d*)?\s*\])?\s*$"
 )
 
-_SPECIAL = frozenset("();")
-
 
 def plan_lines(text: str) -> list[str]:
     """Return the step lines of a plan file: blank lines and `;` comments dropped.
@@ -39,7 +37,7 @@ def parse_step(line: str) -> tuple[str, tuple[str, ...]] | None:
     True
     """
     inner = line[1:-1]
-    if line[:1] == "(" and line[-1:] == ")" and not _SPECIAL.intersection(inner):
+    if line[:1] == "(" and line[-1:] == ")" and not ("(" in inner or ")" in inner or ";" in inner):
         words = inner.lower().split()  # the common case, without the regex
     else:
         match = _STEP.match(line)

@@ -30,6 +30,28 @@ class Source:
         column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
         return line, column
 
+    def item_offset(self, offset: int, index: int) -> int:
+        """Return the offset of item `index` of the list whose '(' is at `offset`.
+
+        The model keeps only the offset of each atom; this finds one of its arguments when an
+        error needs it. Returns `offset` itself when the list has fewer items.
+        """
+        depth, count = 0, -1
+        for match in _TOKEN.finditer(self.text, offset):
+            kind = match.lastindex
+            if kind == 2:
+                depth -= 1
+                if depth == 0:
+                    break
+            elif kind is not None:  # not a comment
+                if depth == 1:
+                    count += 1
+                    if count == index:
+                        return match.start()
+                if kind == 1:
+                    depth += 1
+        return offset
+
     def error(
         self, message: str, offset: int, token: str | None = None, expected: str | None = None
     ) -> PDDLParseError:

@@ -18,6 +18,7 @@ from enum import Enum
 from iterdeploy.errors import PDDLParseError
 from iterdeploy.pddl.model import OBJECT, TOTAL_COST, Action, Atom, Domain, Literal, Problem
 from iterdeploy.pddl.plan import format_step, parse_step, plan_lines
+from iterdeploy.pddl.sexpr import Source
 from iterdeploy.pddl.successors import Successors
 
 logger = logging.getLogger(__name__)
@@ -100,9 +101,15 @@ class _Bad:
 
 
 class _Schema:
-    """An action schema compiled to format strings over its parameter indices."""
+    """An action schema compiled to one format string over its parameter indices.
 
-    __slots__ = ("action", "types", "fits", "pos", "neg", "eq", "add", "delete", "cost")
+    `atoms(*args)` gives all ground atoms of a step, newline-separated: the positive
+    preconditions, then the negative ones, the adds and the deletes, split at `bounds`. One
+    format call and one split per step are cheaper than one call per atom; names hold no
+    whitespace, so the separator cannot occur inside an atom.
+    """
+
+    __slots__ = ("action", "types", "fits", "atoms", "bounds", "eq", "cost")
 
     def __init__(
         self,
@@ -118,16 +125,22 @@ class _Schema:
             for t in self.types
         ]
         pre = [lit for lit in action.precondition if lit.atom.predicate != "="]
-        # Bound `str.format` methods: grounding a step is then a handful of calls.
-        self.pos = [compile_atom(lit.atom).format for lit in pre if lit.positive]
-        self.neg = [compile_atom(lit.atom).format for lit in pre if not lit.positive]
+        parts = [
+            [compile_atom(lit.atom) for lit in pre if lit.positive],
+            [compile_atom(lit.atom) for lit in pre if not lit.positive],
+            [compile_atom(atom) for atom in action.add],
+            [compile_atom(atom) for atom in action.delete],
+        ]
+        self.atoms = "\n".join(a for part in parts for a in part).format  # one call per step
+        ends = [len(parts[0])]
+        for part in parts[1:]:
+            ends.append(ends[-1] + len(part))
+        self.bounds = tuple(ends)  # where pos, neg, add and delete end in the split atoms
         self.eq = [
             (compile_atom(lit.atom), lit.positive)
             for lit in action.precondition
             if lit.atom.predicate == "="
         ]
-        self.add = [compile_atom(atom).format for atom in action.add]
-        self.delete = [compile_atom(atom).format for atom in action.delete]
         fluent = action.cost.fluent if action.cost is not None else None
         self.cost = compile_atom(fluent) if fluent is not None else None
 
@@ -233,7 +246,7 @@ class Checker:
         for index, line in enumerate(lines):
             ground = self._cache.get(line)
             if ground is None:
-                ground = self._ground(line)
+                ground = self._remember(line)
             if ground.__class__ is _Bad:
                 return Verdict(
                     False, ground.reason, index, f"step {index}: {ground.detail}", (), length, cost
@@ -309,8 +322,10 @@ class Checker:
     def _ground(self, line: str) -> _Ground | _Bad:
         """Return the ground action written on `line` (cached), or why it names none."""
         cached = self._cache.get(line)
-        if cached is not None:
-            return cached
+        return cached if cached is not None else self._remember(line)
+
+    def _remember(self, line: str) -> _Ground | _Bad:
+        """Resolve a line not in the cache, and cache the result."""
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         result = self._resolve(line)
@@ -358,13 +373,7 @@ class Checker:
         return self._instantiate(schema, text, args)
 
     def _instantiate(self, schema: _Schema, text: str, args: tuple[str, ...]) -> _Ground:
-        static_fail = []
-        for fmt, positive in schema.eq:
-            left, right = self._split(fmt.format(*args))[1]
-            if (left == right) != positive:
-                static_fail.append(
-                    f"(= {left} {right})" if positive else f"(not (= {left} {right}))"
-                )
+        static_fail = self._static_failures(schema, args) if schema.eq else ()
         cost: float | None = 1.0  # unit cost unless the problem minimises total-cost
         if self._uses_cost:
             if schema.action.cost is None:
@@ -373,15 +382,26 @@ class Checker:
                 cost = schema.action.cost.value or 0.0
             else:
                 cost = self._numeric.get(schema.cost.format(*args))
+        atoms = schema.atoms(*args).split("\n")
+        pos, neg, add, end = schema.bounds
         return _Ground(
             text,
-            frozenset([f(*args) for f in schema.pos]),
-            frozenset([f(*args) for f in schema.neg]),
-            tuple(static_fail),
-            frozenset([f(*args) for f in schema.add]),
-            frozenset([f(*args) for f in schema.delete]),
+            frozenset(atoms[:pos]),
+            frozenset(atoms[pos:neg]),
+            static_fail,
+            frozenset(atoms[neg:add]),
+            frozenset(atoms[add:end]),
             cost,
         )
+
+    def _static_failures(self, schema: _Schema, args: tuple[str, ...]) -> tuple[str, ...]:
+        """Return the (in)equality preconditions of the step that fail, as literals."""
+        out = []
+        for fmt, positive in schema.eq:
+            left, right = self._split(fmt.format(*args))[1]
+            if (left == right) != positive:
+                out.append(f"(= {left} {right})" if positive else f"(not (= {left} {right}))")
+        return tuple(out)
 
     def _split(self, atom: str) -> tuple[str, tuple[str, ...]]:
         parts = self._parts.get(atom)
@@ -405,11 +425,14 @@ class Checker:
                         where,
                         f"object {item.name!r} has undeclared type {type_name!r}",
                         "a type from the domain's :types",
+                        item.pos,
                     )
             if item.name in declared and declared[item.name] != item.types:
-                raise self._problem_error(
+                raise self._error(
+                    where,
                     f"object {item.name!r} is declared with two types",
                     f"one type, as in the domain's constants: {' '.join(declared[item.name])}",
+                    item.pos,
                 )
             declared[item.name] = item.types
             table[item.name] = frozenset().union(*(self._ancestors[t] for t in item.types))
@@ -425,11 +448,12 @@ class Checker:
                         f"parameter {param.name} of action "
                         f"{action.name!r} has undeclared type {type_name!r}",
                         "a type from :types",
+                        param.pos,
                     )
 
         def compile_atom(atom: Atom) -> str:
             parts = [atom.predicate]
-            for arg in atom.args:
+            for index, arg in enumerate(atom.args, start=1):
                 if arg in names:
                     parts.append(f"{{{names[arg]}}}")
                 elif arg in self._objects:
@@ -440,6 +464,8 @@ class Checker:
                         f"action {action.name!r} uses {arg!r}, which is "
                         "neither a parameter nor a constant",
                         "a declared constant",
+                        atom.pos,
+                        index,
                     )
             return "(" + " ".join(parts) + ")"
 
@@ -452,30 +478,52 @@ class Checker:
             raise self._problem_error(
                 f"{where} atom {atom} uses undeclared predicate {atom.predicate!r}",
                 "a predicate of the domain",
+                atom.pos,
+                0,
             )
         if len(params) != len(atom.args):
             raise self._problem_error(
-                f"{where} atom {atom} has {len(atom.args)} arguments", f"{len(params)} arguments"
+                f"{where} atom {atom} has {len(atom.args)} arguments",
+                f"{len(params)} arguments",
+                atom.pos,
             )
-        for arg, param in zip(atom.args, params, strict=True):
+        for index, (arg, param) in enumerate(zip(atom.args, params, strict=True), start=1):
             ancestors = self._objects.get(arg)
             if ancestors is None:
                 raise self._problem_error(
                     f"{where} atom {atom} uses undeclared object {arg!r}",
                     "an object from :objects or a domain constant",
+                    atom.pos,
+                    index,
                 )
             if ancestors.isdisjoint(param.types):
                 raise self._problem_error(
                     f"{where} atom {atom}: {arg!r} does not fit {param.name}",
                     f"an object of type {' or '.join(param.types)}",
+                    atom.pos,
+                    index,
                 )
 
-    def _problem_error(self, message: str, expected: str) -> PDDLParseError:
-        return self._error("problem", message, expected)
+    def _problem_error(
+        self, message: str, expected: str, pos: int = -1, item: int | None = None
+    ) -> PDDLParseError:
+        return self._error("problem", message, expected, pos, item)
 
-    def _error(self, where: str, message: str, expected: str) -> PDDLParseError:
-        filename = self.problem.filename if where == "problem" else self.domain.filename
-        return PDDLParseError(message, filename=filename, expected=expected)
+    def _error(
+        self, where: str, message: str, expected: str, pos: int = -1, item: int | None = None
+    ) -> PDDLParseError:
+        """Return an error in the problem or domain file, at the parsed offset `pos` if known.
+
+        With `item`, the error points at that item of the list at `pos` (0: an atom's
+        predicate, 1: its first argument, ...).
+        """
+        model = self.problem if where == "problem" else self.domain
+        if pos < 0 or not model.text:  # built in code, not parsed: no position to give
+            return PDDLParseError(message, filename=model.filename, expected=expected)
+        src = Source(model.text, model.filename)
+        if item is not None:
+            pos = src.item_offset(pos, item)
+        return src.error(message, pos, expected=expected)
 
 
 def _eq(literal: Literal) -> bool:
