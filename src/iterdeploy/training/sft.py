@@ -93,7 +93,9 @@ def train(
     with quiet_datasets():
         trainer = SFTTrainer(
             model=model,
-            args=sft_args(config, partial / "trainer", len(train_rows), bool(eval_rows), model.config),
+            args=sft_args(
+                config, partial / "trainer", len(train_rows), bool(eval_rows), model.config
+            ),
             train_dataset=to_dataset(train_rows, tokenizer),
             eval_dataset=to_dataset(eval_rows, tokenizer) if eval_rows else None,
             processing_class=tokenizer,
