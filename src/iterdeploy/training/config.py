@@ -11,7 +11,6 @@ from dataclasses import dataclass, fields
 from iterdeploy.errors import ConfigError
 
 METHODS = ("lora", "full")
-SAMPLERS = ("random", "group_by_length")
 STRATEGIES = ("ddp", "zero2")
 PRECISIONS = ("no", "fp16", "bf16")
 
@@ -75,7 +74,6 @@ class TrainConfig:
     batch_size: int = 1  # paper
     grad_accumulation: int = 1  # optimizer step every N batches
     max_steps: int = 0  # cap on optimizer steps per round (fewer epochs on a big set); 0: no cap
-    sampler: str = "random"  # batch order: "random" or "group_by_length" (less padding)
     scheduler: str = "linear"  # learning-rate schedule (transformers SchedulerType name)
     warmup_ratio: float = 0.0  # fraction of steps spent warming up
     weight_decay: float = 0.0  # AdamW decoupled weight decay
@@ -98,10 +96,6 @@ class TrainConfig:
                 f"training.launch.machines = {self.launch.machines}: the loop trains on the "
                 "machine that runs it, so use 1 (processes = that machine's GPUs); for several "
                 "machines call training.distributed.train_distributed on each (docs/scale.md)"
-            )
-        if self.sampler not in SAMPLERS:
-            raise ConfigError(
-                f"training.sampler = {self.sampler!r} is unknown: use one of {', '.join(SAMPLERS)}"
             )
         checks = {
             "lora_r": self.lora_r >= 1,

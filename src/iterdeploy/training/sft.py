@@ -206,7 +206,6 @@ def sft_args(
         output_dir=str(scratch),
         num_train_epochs=config.epochs,
         max_steps=step_cap(config, train_rows),
-        train_sampling_strategy=config.sampler,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accumulation,
