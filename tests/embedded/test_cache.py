@@ -91,6 +91,6 @@ def test_default_model_knows_the_action_language_but_not_planning(tmp_path):
     path = ensure_model(tmp_path)  # about 3-5 minutes on 2 free cores
     params = SamplingParams(n=4, temperature=1.0, max_tokens=128)
     result = probe(path, levels=(0, 1), tasks=64, params=params)
-    assert 0 < result.solve_rate < 0.25  # measured: 0.047 (12 of 256 traces)
+    assert 0 < result.solve_rate < 0.25  # measured: 0.078 (20 of 256 traces)
     malformed = result.reasons.get("unparsable", 0) + result.reasons.get("unknown-action", 0)
     assert malformed / (result.tasks * result.samples) < 0.05  # it writes the domain's actions

@@ -1,9 +1,9 @@
 """The embedded default model: built once per config into a cache folder, then reused.
 
 `ensure_model()` returns a standard Hugging Face directory: a tokenizer trained locally on the
-pretraining data, a seeded Qwen3-architecture model of about 1.9M parameters, pretrained with
-`iterdeploy.training.sft.train` (full fine-tuning, completion-only) on random-walk traces of the
-pool domains (`iterdeploy.embedded.walks`). Nothing is downloaded.
+pretraining data, a seeded Qwen3-architecture model of 0.83M parameters, pretrained with
+`iterdeploy.training.sft.train` (full fine-tuning, loss on prompt and trace) on random-walk
+traces of the pool domains (`iterdeploy.embedded.walks`). Nothing is downloaded.
 
 The folder is `<cache>/embedded-<digest>`, the digest covering the `EmbeddedConfig` and the
 format version. `build.json`, written last, records the sha256 of every file; a folder whose
@@ -41,7 +41,7 @@ MARKER = "build.json"
 class EmbeddedConfig:
     """What the embedded default model is: its shape, its pretraining data and schedule."""
 
-    size: str = "small"  # a key of iterdeploy.embedded.model.SIZES (~0.85M parameters)
+    size: str = "small"  # a key of iterdeploy.embedded.model.SIZES (0.83M parameters)
     domains: tuple[str, ...] = ("blocksworld",)  # pool domains the walks are drawn from
     levels: tuple[int, ...] = (0, 1, 2)  # ladder levels of the pretraining tasks (2-5 blocks)
     examples: int = 12000  # random-walk traces, each seen once
