@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from statistics import fmean
 
 import pytest
 
 from iterdeploy.analysis import metrics
-from iterdeploy.analysis.data import load_run, parse_trace_id
+from iterdeploy.analysis.data import RunData, TaskRecord, load_run, parse_trace_id
+from iterdeploy.domains.pool import content_key
 from iterdeploy.errors import ConfigError, StoreError
 
 
@@ -44,6 +46,38 @@ def test_solved_per_generation_matches_the_store(run_folders, groups, split, sql
         assert row["unanimous@k"] == len(per_run[0] & per_run[1])
         tasks = sql(folder, "SELECT COUNT(*) AS n FROM tasks WHERE split = ?", (split,))[0]["n"]
         assert row["tasks"] == tasks > 0
+        problem = {
+            r["task_id"]: content_key(r["problem"])
+            for r in sql(folder, "SELECT task_id, problem FROM tasks WHERE split = ?", (split,))
+        }
+        assert row["problems"] == len(set(problem.values()))
+        solved_problems = [len({problem[t] for t in s}) for s in per_run]
+        assert row["problems mean"] == round(fmean(solved_problems), 2)
+
+
+def test_solved_per_generation_counts_copies_of_a_problem_once():
+    def problem(name, goal):
+        return f"(define (problem {name}) (:domain blocksworld)\n(:goal (and {goal})))\n"
+
+    tasks = {
+        "h1": TaskRecord("h1", "blocksworld", "heldout", "0", 2, problem("h1", "(on a b)")),
+        "h2": TaskRecord("h2", "blocksworld", "heldout", "0", 2, problem("h2", "(on a b)")),
+        "h3": TaskRecord("h3", "blocksworld", "heldout", "0", 2, problem("h3", "(on b a)")),
+    }
+    data = RunData(
+        folder=Path("runs/x"),
+        run_id="x",
+        policy="paper",
+        tasks=tasks,
+        traces=(),
+        datasets=(),
+        generations={0: (0,)},
+        solved_sets={(0, 0, "heldout"): frozenset({"h1", "h2"})},
+        by_generation={},
+    )
+    table = metrics.solved_per_generation([metrics.Group("paper", ((data, 0),))], "heldout")
+    (row,) = table.records()
+    assert (row["tasks"], row["mean"], row["problems"], row["problems mean"]) == (3, 2, 2, 1)
 
 
 def test_headline_relative_increase_and_final_rate(groups):

@@ -104,13 +104,16 @@ def test_summary_json_matches_the_store(finished):
             (s.generation,),
         )[0]["n"]
         assert s.pool_solved == valid and s.pool_tasks == 18 and s.heldout_tasks == 6
+        # This small pool has no copies of a problem: problem counts equal task counts.
+        assert (s.pool_problems, s.pool_problems_solved) == (18, valid)
+        assert (s.heldout_problems, s.heldout_problems_solved) == (6, s.heldout_solved)
     assert summaries[0].newly_solved == summaries[0].pool_solved
     assert summaries[0].curated_size == 0 and summaries[1].curated_size > 0
     # The default loop.deploy = "newest": each generation's own model samples its pool.
     assert [s.deployed for s in summaries] == [0, 1, 2]
     assert not rows(finished, "SELECT 1 FROM stages WHERE stage = 'gate'")
     table = format_table(summaries)
-    assert table.splitlines()[0].split()[0] == "gen" and len(table.splitlines()) == 4
+    assert table.splitlines()[0].split()[0] == "gen" and len(table.splitlines()) == 4  # no note
 
 
 def test_store_records_validator_deployments_and_events(finished):

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iterdeploy.domains.pool import content_key
 from iterdeploy.errors import ConfigError, StoreError
 from iterdeploy.loop.store import Store
 
@@ -30,6 +31,12 @@ class TaskRecord:
     difficulty: str
     reference_length: int | None
     problem: str = ""  # PDDL problem text ("" when unknown, e.g. hand-made records)
+
+    @property
+    def problem_key(self) -> str:
+        """Return what identifies this task's problem: copies of one problem in a pool share
+        it (`domains.pool.content_key`); a record without problem text is its own problem."""
+        return content_key(self.problem) if self.problem else self.task_id
 
 
 @dataclass(frozen=True, slots=True)

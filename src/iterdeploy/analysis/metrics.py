@@ -80,9 +80,11 @@ def solved_per_generation(groups: Sequence[Group], split: str) -> Table:
     rows = []
     for g in groups:
         total = len(g.tasks(split))
+        problem_of = {t.task_id: t.problem_key for t in g.tasks(split)}
         for gen in g.generations:
             counts = [len(s) for s in g.solved(gen, split)]
             unanimous = len(frozenset.intersection(*g.solved(gen, split)))
+            problems = [len({problem_of[t] for t in s}) for s in g.solved(gen, split)]
             rows.append(
                 (
                     g.policy,
@@ -94,14 +96,19 @@ def solved_per_generation(groups: Sequence[Group], split: str) -> Table:
                     max(counts),
                     _rate(fmean(counts), total),
                     unanimous,
+                    len(set(problem_of.values())),
+                    _r(fmean(problems)),
                 )
             )
+    columns = ("policy", "generation", "runs", "tasks", "mean", "min", "max", "rate")
     return Table(
         f"solved_{split}",
         f"Solved {split} tasks per generation (mean over runs, min-max)",
-        ("policy", "generation", "runs", "tasks", "mean", "min", "max", "rate", "unanimous@k"),
+        (*columns, "unanimous@k", "problems", "problems mean"),
         tuple(rows),
-        "unanimous@k: tasks solved in all k runs of the policy.",
+        "unanimous@k: tasks solved in all k runs of the policy. problems: distinct problems "
+        "among the tasks (a difficulty level that ran out of new problems holds copies of one); "
+        "problems mean: distinct problems solved (by any copy), mean over runs.",
     )
 
 

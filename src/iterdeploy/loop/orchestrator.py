@@ -121,14 +121,17 @@ class Loop:
         self.folder = folder
         self.store = store
         self.tasks: list[Task] = []
+        self.problems: dict[str, str] = {}  # task_id -> content key: copies share a key
         self.prompts: dict[str, str] = {}
         self.base = ""
 
     def execute(self) -> list[GenerationSummary]:
         """Run every unfinished stage, write summary.json, and return the summaries."""
+        from iterdeploy.domains.pool import content_key
         from iterdeploy.loop.setup import load_tasks, resolve_base
 
         self.tasks = load_tasks(self.config)
+        self.problems = {t.id: content_key(t.problem) for t in self.tasks}
         self.base = resolve_base(self.config.model.base)
         self._register_tasks()
         cfg = self.config.loop
@@ -567,6 +570,7 @@ class Loop:
             solved_before,
             size[0]["size"] if size else 0,
             self._pool_model(run, generation),
+            self.problems,
         )
 
     def summaries(self) -> list[GenerationSummary]:
@@ -602,7 +606,9 @@ def summary_line(s: GenerationSummary) -> str:
     by = "" if s.deployed == s.generation else f" (pool sampled by gen {s.deployed})"
     return (
         f"run {s.run} gen {s.generation}{by}: pool {s.pool_solved}/{s.pool_tasks} solved "
-        f"(+{s.newly_solved} new), held-out {s.heldout_solved}/{s.heldout_tasks}, "
+        f"(+{s.newly_solved} new; problems {s.pool_problems_solved}/{s.pool_problems}), "
+        f"held-out {s.heldout_solved}/{s.heldout_tasks} "
+        f"(problems {s.heldout_problems_solved}/{s.heldout_problems}), "
         f"curated {s.curated_size}, plan length {plan}, reasoning tokens {tokens}"
     )
 
@@ -627,6 +633,7 @@ def read_summaries(folder: str | Path) -> list[GenerationSummary]:
     if not path.is_file():
         raise StoreError(f"{path} does not exist: the run has not finished; resume it first")
     data = json.loads(path.read_text(encoding="utf-8"))
+    # A summary.json from before the problem counts loads with them None (their defaults).
     return [GenerationSummary(**g) for r in data["runs"] for g in r["generations"]]
 
 

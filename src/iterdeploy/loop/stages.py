@@ -159,6 +159,20 @@ class GenerationSummary:
     mean_reasoning_tokens: float | None  # over all pool traces
     valid_traces: int
     traces: int
+    # Distinct problems (`domains.pool.content_key`): a pool level that ran out of new problems
+    # holds copies of one problem, which count once here; a problem is solved when any of its
+    # copies has a valid trace. None in summaries written before these fields existed.
+    pool_problems: int | None = None
+    pool_problems_solved: int | None = None
+    heldout_problems: int | None = None
+    heldout_problems_solved: int | None = None
+
+    @property
+    def has_duplicates(self) -> bool:
+        """Return whether some task of this summary's pool is a copy of another."""
+        return (self.pool_problems is not None and self.pool_problems < self.pool_tasks) or (
+            self.heldout_problems is not None and self.heldout_problems < self.heldout_tasks
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,9 +194,11 @@ def summarize_generation(
     solved_before: set[str],
     curated_size: int,
     deployed: int,
+    problems: Mapping[str, str],
 ) -> GenerationSummary:
-    """Return the summary of one generation from its traces (`tasks`: task_id -> split);
-    `deployed` is the generation whose model sampled its pool traces."""
+    """Return the summary of one generation from its traces (`tasks`: task_id -> split;
+    `problems`: task_id -> the content key of its problem); `deployed` is the generation whose
+    model sampled its pool traces."""
     pool_rows = [r for r in rows if r.split == "pool"]
     shortest: dict[str, int] = {}
     heldout_solved = set()
@@ -207,30 +223,73 @@ def summarize_generation(
         mean_reasoning_tokens=_mean(r.reasoning_tokens for r in pool_rows),
         valid_traces=sum(1 for r in pool_rows if r.valid),
         traces=len(pool_rows),
+        pool_problems=len({problems[t] for t, s in tasks.items() if s == "pool"}),
+        pool_problems_solved=len({problems[t] for t in shortest}),
+        heldout_problems=len({problems[t] for t, s in tasks.items() if s == "heldout"}),
+        heldout_problems_solved=len({problems[t] for t in heldout_solved}),
     )
 
 
 def format_table(summaries: Sequence[GenerationSummary]) -> str:
-    """Return a paper-style table: one line per generation, means over runs."""
+    """Return a paper-style table: one line per generation, means over runs.
+
+    Solved counts are tasks, then distinct problems in parentheses; when copies of one problem
+    are in the pool, a note under the table says how many tasks and problems there are.
+    """
     by_gen: dict[int, list[GenerationSummary]] = {}
     for s in summaries:
         by_gen.setdefault(s.generation, []).append(s)
-    head = ("gen", "pool solved", "held-out solved", "new", "curated", "plan len", "reas. tok")
-    lines = ["{:>3}  {:>14}  {:>15}  {:>6}  {:>7}  {:>8}  {:>9}".format(*head)]
+    row = "{:>3}  {:>22}  {:>26}  {:>6}  {:>7}  {:>8}  {:>9}"
+    head = (
+        "gen",
+        "pool solved (problems)",
+        "held-out solved (problems)",
+        "new",
+        "curated",
+        "plan len",
+        "reas. tok",
+    )
+    lines = [row.format(*head)]
     for gen, group in sorted(by_gen.items()):
-        first = group[0]
         lines.append(
-            "{:>3}  {:>14}  {:>15}  {:>6}  {:>7}  {:>8}  {:>9}".format(
+            row.format(
                 gen,
-                f"{_fmt(fmean(s.pool_solved for s in group))}/{first.pool_tasks}",
-                f"{_fmt(fmean(s.heldout_solved for s in group))}/{first.heldout_tasks}",
+                _solved_cell(
+                    [s.pool_solved for s in group],
+                    group[0].pool_tasks,
+                    [s.pool_problems_solved for s in group],
+                    group[0].pool_problems,
+                ),
+                _solved_cell(
+                    [s.heldout_solved for s in group],
+                    group[0].heldout_tasks,
+                    [s.heldout_problems_solved for s in group],
+                    group[0].heldout_problems,
+                ),
                 _fmt(fmean(s.newly_solved for s in group)),
                 _fmt(fmean(s.curated_size for s in group)),
                 _fmt(_mean(s.mean_plan_length for s in group)),
                 _fmt(_mean(s.mean_reasoning_tokens for s in group)),
             )
         )
+    duplicated = next((s for s in summaries if s.has_duplicates), None)
+    if duplicated is not None:
+        lines.append(
+            f"note: {duplicated.pool_tasks} pool tasks hold {duplicated.pool_problems} distinct"
+            f" problems, {duplicated.heldout_tasks} held-out tasks"
+            f" {duplicated.heldout_problems}; (x/y) counts problems"
+        )
     return "\n".join(lines)
+
+
+def _solved_cell(
+    solved: list[int], tasks: int, problems_solved: list[int | None], problems: int | None
+) -> str:
+    """Return "solved/tasks (solved/problems)", solved counts as means over runs."""
+    cell = f"{_fmt(fmean(solved))}/{tasks}"
+    if problems is None or None in problems_solved:
+        return cell  # a summary.json written before problems were counted
+    return f"{cell} ({_fmt(fmean(problems_solved))}/{problems})"
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
