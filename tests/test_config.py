@@ -190,3 +190,15 @@ def test_paper_ray_preset_is_the_paper_preset_on_a_cluster_with_ddp_training():
     assert dataclasses.replace(ray.training, launch=None) == paper.training
     for section in ("pool", "generation", "curation"):
         assert getattr(ray, section) == getattr(paper, section)
+
+
+@pytest.mark.parametrize("preset", [None, "quickstart", "paper", "paper-ray"])
+def test_a_stored_config_reads_back_with_the_same_digest(preset, tmp_path):
+    # A run stores config.toml and checks its digest on every resume: a default that changes
+    # type on the way through TOML (epochs 2 -> 2.0) would make every such run refuse to start.
+    config = load_config(preset)
+    path = tmp_path / "config.toml"
+    path.write_text(to_toml(config))
+    again = from_dict(RunConfig, read_toml(path))
+    assert again == config
+    assert config_digest(again) == config_digest(config)

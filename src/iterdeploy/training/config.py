@@ -70,7 +70,7 @@ class TrainConfig:
     lora_dropout: float = 0.05  # paper
     lora_targets: str = "all-linear"  # every linear projection except the output head
     learning_rate: float = 1e-5  # paper (AdamW)
-    epochs: float = 2  # paper
+    epochs: float = 2.0  # paper
     batch_size: int = 1  # paper
     grad_accumulation: int = 1  # optimizer step every N batches
     max_steps: int = 0  # cap on optimizer steps per round (fewer epochs on a big set); 0: no cap
