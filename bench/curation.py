@@ -2,7 +2,8 @@
 
 Usage: nice .venv/bin/python bench/curation.py [--runs 3] [--out /tmp/bench-curation]
                                                  [--set key=value ...]
-Prints pool-solved and held-out-solved (mean over runs, min-max) and the mean curated-set size
+Prints pool-solved, held-out-solved in tasks and in distinct problems (a level that runs out of
+new problems keeps copies), each as mean over runs (min-max), and the mean curated-set size
 per generation for both policies (each run has its own seed derived from loop.seed), plus wall
 time.
 """
@@ -47,7 +48,8 @@ def table(results: dict[str, list[GenerationSummary]]) -> str:
     gens = sorted({s.generation for rows in results.values() for s in rows})
     first = next(iter(results.values()))[0]
     head = "gen | " + " | ".join(
-        f"{p} pool/{first.pool_tasks} | {p} held-out/{first.heldout_tasks} | {p} curated"
+        f"{p} pool/{first.pool_tasks} | {p} held-out/{first.heldout_tasks} | "
+        f"{p} held-out problems/{first.heldout_problems} | {p} curated"
         for p in results
     )
     lines = [head, "-" * len(head)]
@@ -58,6 +60,7 @@ def table(results: dict[str, list[GenerationSummary]]) -> str:
             cells += [
                 cell([s.pool_solved for s in at]),
                 cell([s.heldout_solved for s in at]),
+                cell([s.heldout_problems_solved for s in at]),
                 f"{fmean(s.curated_size for s in at):.0f}",
             ]
         lines.append(f"{g:>3} | " + " | ".join(cells))
