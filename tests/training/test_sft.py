@@ -151,3 +151,16 @@ def test_missing_peft_names_the_extra_to_install():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 1
     assert "pip install 'iterdeploy[train]'" in result.stderr
+
+
+def test_max_steps_caps_a_round_and_tokens_count_what_was_trained(base, full, tmp_path):
+    # 8 examples, batch 1, 1 epoch = 8 steps (the `full` fixture, no validation split: 10% of 8
+    # rounds to 1, so 7 steps); a cap of 3 stops after 3 steps, a cap of 50 does not bind.
+    config = TrainConfig(method="full", **FAST, max_steps=3)
+    capped = train(base, EXAMPLES, config, tmp_path / "capped")
+    assert [step for step, _ in capped.losses] == [1, 2, 3]
+    assert capped.tokens == pytest.approx(full.tokens * 3 / 7, abs=1)  # 3 of 7 steps
+    loose = train(base, EXAMPLES, TrainConfig(method="full", **FAST, max_steps=50), tmp_path / "l")
+    assert loose.losses == full.losses and loose.tokens == full.tokens
+    with pytest.raises(ConfigError, match="training.max_steps"):
+        TrainConfig(max_steps=-1)

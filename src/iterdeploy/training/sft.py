@@ -118,7 +118,8 @@ def train(
         torch.distributed.destroy_process_group()
     trainer.model.save_pretrained(partial, safe_serialization=True)
     tokenizer.save_pretrained(partial)
-    tokens = int(sum(map(len, trainer.train_dataset["input_ids"])) * config.epochs)
+    epochs = trainer.state.epoch or config.epochs  # fewer than configured when max_steps binds
+    tokens = int(sum(map(len, trainer.train_dataset["input_ids"])) * epochs)
     result = TrainResult(
         path=out,
         digest=weights_digest(partial),
