@@ -13,6 +13,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+def rows(folder: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    """Return the rows of `sql` on the store of the run folder `folder`."""
+    con = sqlite3.connect(folder / "store.sqlite")
+    con.row_factory = sqlite3.Row
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
 def write_preset(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

@@ -9,10 +9,9 @@ models in test_end_to_end.py.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
-from loop_helpers import fake_preset, kill_when, start_cli
+from loop_helpers import fake_preset, kill_when, rows, start_cli
 
 from iterdeploy.analysis.governance import gate_chain, history
 from iterdeploy.config import load_config
@@ -30,21 +29,12 @@ def gated(tmp_path_factory, cache, test_model):
     return preset, start_run(load_config(preset, GATED), root / "reference")
 
 
-def _rows(folder, sql, params=()):
-    con = sqlite3.connect(folder / "store.sqlite")
-    con.row_factory = sqlite3.Row
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
 def test_the_loop_follows_the_gate_and_records_each_decision(gated):
     _, folder = gated
     config = load_run_config(folder)
     gates = {
         r["generation"]: json.loads(r["detail"])
-        for r in _rows(folder, "SELECT generation, detail FROM events WHERE kind = 'gate'")
+        for r in rows(folder, "SELECT generation, detail FROM events WHERE kind = 'gate'")
     }
     assert sorted(gates) == [1, 2]  # generation 0 (the base model) is deployed ungated
     assert [(g["passed"], g["reference"], g["deployed"]) for g in gates.values()] == [
@@ -64,7 +54,7 @@ def test_the_loop_follows_the_gate_and_records_each_decision(gated):
     # Held-out tasks are deployed (with model n) before the gate, the pool after it.
     order = [
         (r["generation"], r["stage"], r["chunk"])
-        for r in _rows(folder, "SELECT generation, stage, chunk FROM stages ORDER BY rowid")
+        for r in rows(folder, "SELECT generation, stage, chunk FROM stages ORDER BY rowid")
     ]
     for gen in (1, 2):
         pool, heldout = (0, 1, 2), (3,)  # 18 pool then 6 held-out tasks, 8 per chunk
@@ -133,10 +123,10 @@ def test_the_report_table_shows_the_model_that_sampled_each_pool(gated):
     from iterdeploy.analysis.governance import loop_deployments_table
 
     _, folder = gated
-    rows = loop_deployments_table([load_run(folder)]).records()
-    assert [(r["generation"], r["pool_sampled_by"], r["gate"]) for r in rows] == [
+    records = loop_deployments_table([load_run(folder)]).records()
+    assert [(r["generation"], r["pool_sampled_by"], r["gate"]) for r in records] == [
         (0, 0, "-"),
         (1, 0, "fail"),
         (2, 2, "pass"),
     ]
-    assert rows[1]["gated_against"] == 0 and "lost" in rows[1]["reasons"]
+    assert records[1]["gated_against"] == 0 and "lost" in records[1]["reasons"]

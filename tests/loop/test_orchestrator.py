@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
-from loop_helpers import fake_preset
+from loop_helpers import fake_preset, rows
 
 from iterdeploy.config import load_config
 from iterdeploy.errors import StoreError
@@ -20,15 +19,6 @@ def finished(tmp_path_factory, cache, test_model):
     root = tmp_path_factory.mktemp("fake-run")
     config = load_config(fake_preset(root / "p.toml", test_model))
     return start_run(config, root / "run")
-
-
-def rows(folder, sql, params=()):
-    con = sqlite3.connect(folder / "store.sqlite")
-    con.row_factory = sqlite3.Row
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 def test_every_task_sample_and_generation_is_stored_once(finished):
