@@ -46,9 +46,6 @@ backend_options = {{ valid_rate = 0.2, corrupt_rate = 0.3, truncate_rate = 0.1 }
 [generation]
 n = 2
 max_tokens = 32
-
-[training]
-epochs = 2.0  # not trained here; the default (int 2) does not survive the config.toml round trip
 """,
     )
     return start_run(load_config(preset), root / "run")
