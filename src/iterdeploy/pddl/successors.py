@@ -29,6 +29,12 @@ class Successors:
         init: Iterable[tuple[str, Args]],
     ) -> None:
         changing = {a.predicate for act in domain.actions for a in (*act.add, *act.delete)}
+        changing |= {
+            a.predicate
+            for act in domain.actions
+            for effect in act.effects
+            for a in (*effect.add, *effect.delete)
+        }
         self._static_preds = {p.name for p in domain.predicates} - changing
         self._static = _index(atom for atom in init if atom[0] in self._static_preds)
         self._patterns = [(a.name, _pattern(a, self._static_preds)) for a in domain.actions]

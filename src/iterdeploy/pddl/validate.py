@@ -5,6 +5,8 @@ actions lazily, caching each plan line it has seen, so validating many plans of 
 a dictionary look-up and three set operations per step. Semantics follow VAL: a step is
 applicable when its positive preconditions hold and its negated ones do not; its effect
 deletes, then adds; the goal is checked after the last step. Any plan text gives a `Verdict`.
+ADL parts of a step (quantifiers, disjunctions, conditional effects, derived predicates) are
+evaluated by `formula.Evaluator` only for the steps that have them, as they are met.
 """
 
 from __future__ import annotations
@@ -16,7 +18,20 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 
 from iterdeploy.errors import PDDLParseError
-from iterdeploy.pddl.model import OBJECT, TOTAL_COST, Action, Atom, Domain, Literal, Problem
+from iterdeploy.pddl.formula import Env, Evaluator, NotStratified, Test, atoms_of, ground_atom
+from iterdeploy.pddl.formula import variables_of as quantified_variables
+from iterdeploy.pddl.model import (
+    OBJECT,
+    TOTAL_COST,
+    Action,
+    Atom,
+    Condition,
+    Domain,
+    Formula,
+    Literal,
+    Problem,
+    TypedName,
+)
 from iterdeploy.pddl.plan import format_step, parse_step, plan_lines
 from iterdeploy.pddl.sexpr import Source
 from iterdeploy.pddl.successors import Successors
@@ -66,10 +81,48 @@ class Verdict:
         return out
 
 
-class _Ground:
-    """A ground action: precondition and effect atoms as strings, ready for set operations."""
+class _Extra:
+    """The ADL part of a ground action: its condition and conditional effects, per binding.
 
-    __slots__ = ("text", "pre_pos", "pre_neg", "static_fail", "add", "delete", "cost")
+    `conditional` holds, for each binding of each conditional effect, (env, test, adds,
+    deletes); `derived` says whether the tests need the state's derived atoms.
+    """
+
+    __slots__ = ("env", "condition", "test", "conditional", "derived")
+
+    def __init__(
+        self,
+        env: Env,
+        condition: Formula | None,
+        test: Test | None,
+        conditional: list[tuple[Env, Test, frozenset[str], frozenset[str]]],
+        derived: bool,
+    ) -> None:
+        self.env = env
+        self.condition = condition
+        self.test = test
+        self.conditional = conditional
+        self.derived = derived
+
+
+class _Ground:
+    """A ground action: precondition and effect atoms as strings, ready for set operations.
+
+    `special` is set when a plain set test is not enough: a static (in)equality failed, the
+    cost is undefined, or the action has an ADL part (`extra`).
+    """
+
+    __slots__ = (
+        "text",
+        "pre_pos",
+        "pre_neg",
+        "static_fail",
+        "add",
+        "delete",
+        "cost",
+        "extra",
+        "special",
+    )
 
     def __init__(
         self,
@@ -80,6 +133,7 @@ class _Ground:
         add: frozenset[str],
         delete: frozenset[str],
         cost: float | None,
+        extra: _Extra | None = None,
     ) -> None:
         self.text = text  # canonical: "(name arg ...)"
         self.pre_pos = pre_pos
@@ -88,6 +142,8 @@ class _Ground:
         self.add = add
         self.delete = delete
         self.cost = cost  # None: its cost fluent is undefined in :init
+        self.extra = extra
+        self.special = bool(static_fail) or cost is None or extra is not None
 
 
 class _Bad:
@@ -109,15 +165,22 @@ class _Schema:
     whitespace, so the separator cannot occur inside an atom.
     """
 
-    __slots__ = ("action", "types", "fits", "atoms", "bounds", "eq", "cost")
+    __slots__ = ("action", "types", "fits", "atoms", "bounds", "eq", "cost", "test", "effects")
 
     def __init__(
         self,
         action: Action,
         objects: dict[str, frozenset[str]],
         compile_atom: Callable[[Atom], str],
+        evaluator: Evaluator,
     ) -> None:
         self.action = action
+        self.test = evaluator.compile(action.condition) if action.condition is not None else None
+        # Conditional effects: (variables, condition test or None, add atoms, delete atoms).
+        self.effects = [
+            (e.variables, None if e.condition is None else evaluator.compile(e.condition), e)
+            for e in action.effects
+        ]
         self.types = [param.types for param in action.parameters]
         # Per parameter, the objects whose types fit it: one set look-up per argument.
         self.fits = [
@@ -163,6 +226,18 @@ class Checker:
         self.problem = problem
         self._ancestors = _ancestry(domain)
         self._objects = self._object_table()
+        self._typed: dict[tuple[str, ...], list[str]] = {}
+        try:
+            self._formulas = Evaluator(self._objects_of, domain.derived)
+        except NotStratified as exc:
+            raise self._error(
+                "domain",
+                f"derived predicate {exc.args[0]!r} depends on itself through a negation",
+                "stratified :derived rules, as VAL and Fast Downward require",
+            ) from exc
+        for rule in domain.derived:
+            params = {p.name for p in rule.head.parameters}
+            self._check_condition(rule.body, params, f"derived predicate {rule.head.name!r}")
         self._schemas = {a.name: self._compile(a) for a in domain.actions}
         self._numeric = {str(atom): value for atom, value in problem.numeric_init}
         self._uses_cost = problem.metric == TOTAL_COST
@@ -177,7 +252,16 @@ class Checker:
         for lit in problem.goal:
             if lit.atom.predicate != "=":
                 self._check_fact(lit.atom, "goal")
-        goal = problem.goal
+        derived = self._formulas.derived
+        goal = tuple(lit for lit in problem.goal if lit.atom.predicate not in derived)
+        rest = [lit for lit in problem.goal if lit.atom.predicate in derived]
+        rest += problem.goal_condition.parts if problem.goal_condition is not None else []
+        self._goal_condition = Formula("and", tuple(rest)) if rest else None
+        self._goal_test: Test | None = None
+        if self._goal_condition is not None:
+            self._check_condition(self._goal_condition, set(), "the goal", "problem")
+            self._goal_test = self._formulas.compile(self._goal_condition)
+        self._goal_derived = self._formulas.uses_derived(self._goal_condition)
         self._goal_pos = frozenset(str(g.atom) for g in goal if g.positive and not _eq(g))
         self._goal_neg = frozenset(str(g.atom) for g in goal if not g.positive and not _eq(g))
         self._goal_static = tuple(
@@ -202,16 +286,22 @@ class Checker:
 
     def is_goal(self, state: frozenset[str] | set[str]) -> bool:
         """Return whether `state` satisfies the goal."""
-        return (
-            not self._goal_static and self._goal_pos <= state and self._goal_neg.isdisjoint(state)
-        )
+        if self._goal_static or not (self._goal_pos <= state and self._goal_neg.isdisjoint(state)):
+            return False
+        if self._goal_test is None:
+            return True
+        view = self._formulas.closure(state) if self._goal_derived else state
+        return self._goal_test(view, {})
 
     def apply(self, state: frozenset[str], action: str) -> frozenset[str]:
         """Return the successor of `state` under `action` (applicability is NOT checked)."""
         ground = self._ground(action)
         if isinstance(ground, _Bad):
             raise ValueError(f"cannot apply {action!r}: {ground.detail}")
-        return (state - ground.delete) | ground.add
+        if ground.extra is None:
+            return (state - ground.delete) | ground.add
+        delete, add = self._effects(ground, self._view(ground, state))
+        return (state - delete) | add
 
     def is_applicable(self, state: frozenset[str] | set[str], action: str) -> bool:
         """Return whether `action` (a plan line) names a ground action applicable in `state`."""
@@ -251,12 +341,19 @@ class Checker:
                 return Verdict(
                     False, ground.reason, index, f"step {index}: {ground.detail}", (), length, cost
                 )
-            if not (ground.pre_pos <= state and ground.pre_neg.isdisjoint(state)) or (
-                ground.static_fail or ground.cost is None
-            ):
-                return self._inapplicable(ground, state, index, length, cost, log)
+            if not (ground.pre_pos <= state and ground.pre_neg.isdisjoint(state)) or ground.special:
+                if not self._holds(ground, state):
+                    return self._inapplicable(ground, state, index, length, cost, log)
+                if ground.extra is not None:  # ADL: the effect depends on the state
+                    delete, add = self._effects(ground, self._view(ground, state))
+                    if log is not None:
+                        _log_step(log, index, ground.text, delete, add, state)
+                    state -= delete
+                    state |= add
+                    cost += ground.cost
+                    continue
             if log is not None:
-                _log_step(log, index, ground, state)
+                _log_step(log, index, ground.text, ground.delete, ground.add, state)
             state -= ground.delete
             state |= ground.add
             cost += ground.cost
@@ -294,28 +391,63 @@ class Checker:
             + [f"(not {atom})" for atom in sorted(ground.pre_neg & state)]
             + list(ground.static_fail)
         )
+        extra = ground.extra
+        if extra is not None and extra.test is not None:
+            view = self._view(ground, state)
+            if not extra.test(view, extra.env):
+                missing += tuple(self._formulas.failures(extra.condition, view, extra.env))
         detail = f"step {index} {ground.text}: precondition not satisfied: " + " ".join(missing)
         if log is not None:
             log(f"Plan invalid: {detail}")
         return Verdict(False, Reason.UNSATISFIED_PRECONDITION, index, detail, missing, length, cost)
 
     def _goal_failures(self, state: set[str]) -> tuple[str, ...]:
-        return tuple(
+        missing = (
             sorted(self._goal_pos - state)
             + [f"(not {atom})" for atom in sorted(self._goal_neg & state)]
             + list(self._goal_static)
         )
+        if self._goal_condition is not None:
+            view = self._formulas.closure(state) if self._goal_derived else state
+            if not self._goal_test(view, {}):
+                missing += self._formulas.failures(self._goal_condition, view, {})
+        return tuple(missing)
 
-    @staticmethod
-    @staticmethod
-    def _holds(ground: _Ground, state: frozenset[str] | set[str]) -> bool:
+    def _holds(self, ground: _Ground, state: frozenset[str] | set[str]) -> bool:
         """Return whether the step passes in `state`, exactly as `validate` decides."""
+        if (
+            ground.static_fail
+            or ground.cost is None
+            or not (ground.pre_pos <= state and ground.pre_neg.isdisjoint(state))
+        ):
+            return False
+        extra = ground.extra
         return (
-            not ground.static_fail
-            and ground.cost is not None
-            and ground.pre_pos <= state
-            and ground.pre_neg.isdisjoint(state)
+            extra is None or extra.test is None or extra.test(self._view(ground, state), extra.env)
         )
+
+    def _view(self, ground: _Ground, state: frozenset[str] | set[str]) -> frozenset[str] | set[str]:
+        """Return the state the step's ADL tests read: with derived atoms if they need them."""
+        return self._formulas.closure(state) if ground.extra.derived else state
+
+    def _effects(
+        self, ground: _Ground, view: frozenset[str] | set[str]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """Return (deletes, adds) of an ADL step in the state `view`, conditions read before."""
+        delete, add = set(ground.delete), set(ground.add)
+        for env, test, adds, deletes in ground.extra.conditional:
+            if test(view, env):
+                add |= adds
+                delete |= deletes
+        return frozenset(delete), frozenset(add)
+
+    def _objects_of(self, allowed: tuple[str, ...]) -> list[str]:
+        """Return the objects and constants of the types `allowed`, sorted (cached)."""
+        names = self._typed.get(allowed)
+        if names is None:
+            names = sorted(n for n, anc in self._objects.items() if not anc.isdisjoint(allowed))
+            self._typed[allowed] = names
+        return names
 
     # ---- grounding ---------------------------------------------------------------------------
 
@@ -384,15 +516,45 @@ class Checker:
                 cost = self._numeric.get(schema.cost.format(*args))
         atoms = schema.atoms(*args).split("\n")
         pos, neg, add, end = schema.bounds
+        adds, deletes = frozenset(atoms[neg:add]), frozenset(atoms[add:end])
+        extra = None
+        if schema.test is not None or schema.effects:
+            extra, adds, deletes = self._extra(schema, args, adds, deletes)
         return _Ground(
             text,
             frozenset(atoms[:pos]),
             frozenset(atoms[pos:neg]),
             static_fail,
-            frozenset(atoms[neg:add]),
-            frozenset(atoms[add:end]),
+            adds,
+            deletes,
             cost,
+            extra,
         )
+
+    def _extra(
+        self, schema: _Schema, args: tuple[str, ...], adds: frozenset[str], deletes: frozenset[str]
+    ) -> tuple[_Extra | None, frozenset[str], frozenset[str]]:
+        """Ground the ADL part of a step: quantified effects without a condition join the
+        plain adds and deletes; conditional ones are kept per binding, tested at each step."""
+        action = schema.action
+        env = dict(zip((p.name for p in action.parameters), args, strict=True))
+        conditional, add, delete = [], set(adds), set(deletes)
+        for variables, test, effect in schema.effects:
+            for inner in self._formulas.bindings(variables, env):
+                here_add = frozenset(ground_atom(atom, inner) for atom in effect.add)
+                here_delete = frozenset(ground_atom(atom, inner) for atom in effect.delete)
+                if test is None:
+                    add |= here_add
+                    delete |= here_delete
+                else:
+                    conditional.append((inner, test, here_add, here_delete))
+        if schema.test is None and not conditional:
+            return None, frozenset(add), frozenset(delete)
+        derived = self._formulas.uses_derived(action.condition) or any(
+            self._formulas.uses_derived(effect.condition) for effect in action.effects
+        )
+        extra = _Extra(env, action.condition, schema.test, conditional, derived)
+        return extra, frozenset(add), frozenset(delete)
 
     def _static_failures(self, schema: _Schema, args: tuple[str, ...]) -> tuple[str, ...]:
         """Return the (in)equality preconditions of the step that fail, as literals."""
@@ -469,7 +631,50 @@ class Checker:
                     )
             return "(" + " ".join(parts) + ")"
 
-        return _Schema(action, self._objects, compile_atom)
+        for effect in action.effects:
+            scope = set(names) | {v.name for v in effect.variables}
+            for atom in [*effect.add, *effect.delete]:
+                self._check_atom_names(atom, scope)
+            self._check_types_declared(effect.variables, f"action {action.name!r}")
+            if effect.condition is not None:
+                self._check_condition(effect.condition, scope, f"action {action.name!r}")
+        if action.condition is not None:
+            self._check_condition(action.condition, set(names), f"action {action.name!r}")
+        return _Schema(action, self._objects, compile_atom, self._formulas)
+
+    def _check_condition(
+        self, condition: Condition, names: set[str], owner: str, where: str = "domain"
+    ) -> None:
+        """Check that an ADL condition names declared types and objects only."""
+        variables = list(quantified_variables(condition))
+        self._check_types_declared(tuple(variables), owner, where)
+        scope = names | {v.name for v in variables}
+        for atom in atoms_of(condition):
+            self._check_atom_names(atom, scope, where)
+
+    def _check_types_declared(
+        self, variables: tuple[TypedName, ...], owner: str, where: str = "domain"
+    ) -> None:
+        for variable in variables:
+            for type_name in variable.types:
+                if type_name not in self._ancestors:
+                    raise self._error(
+                        where,
+                        f"variable {variable.name} of {owner} has undeclared type {type_name!r}",
+                        "a type from :types",
+                        variable.pos,
+                    )
+
+    def _check_atom_names(self, atom: Atom, variables: set[str], where: str = "domain") -> None:
+        for index, arg in enumerate(atom.args, start=1):
+            if arg not in variables and arg not in self._objects:
+                raise self._error(
+                    where,
+                    f"{atom} uses {arg!r}, which is neither a variable nor a declared object",
+                    "a declared constant or object",
+                    atom.pos,
+                    index,
+                )
 
     def _check_fact(self, atom: Atom, where: str) -> None:
         """Check predicate, arity, objects and argument types of an init or goal atom."""
@@ -548,11 +753,18 @@ def _ancestry(domain: Domain) -> dict[str, frozenset[str]]:
     return out
 
 
-def _log_step(log: Callable[[str], None], index: int, ground: _Ground, state: set[str]) -> None:
-    log(f"Checking step {index}: {ground.text}")
-    for atom in sorted(ground.delete - ground.add):
+def _log_step(
+    log: Callable[[str], None],
+    index: int,
+    text: str,
+    delete: frozenset[str],
+    add: frozenset[str],
+    state: set[str],
+) -> None:
+    log(f"Checking step {index}: {text}")
+    for atom in sorted(delete - add):
         if atom in state:
             log(f"    Deleting {atom}")
-    for atom in sorted(ground.add):
-        if atom not in state or atom in ground.delete:
+    for atom in sorted(add):
+        if atom not in state or atom in delete:
             log(f"    Adding {atom}")
