@@ -35,18 +35,30 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def shared_dir() -> Path:
-    """Return ../shared next to the repository (CI lays a copy there), or $ITERDEPLOY_SHARED."""
-    path = Path(os.environ.get("ITERDEPLOY_SHARED", REPO.parent / "shared"))
-    if not (path / "benchmarks").is_dir():
-        raise RuntimeError(
-            f"benchmark data not found at {path}/benchmarks; set ITERDEPLOY_SHARED to the "
-            "folder that holds benchmarks/"
-        )
-    return path
+BENCHMARKS_REQUIRED = "ITERDEPLOY_BENCHMARKS_REQUIRED"  # set by .ci/run: missing data fails
+
+
+def benchmarks_dir() -> Path | None:
+    """Return the IPC benchmark folder ($ITERDEPLOY_BENCHMARKS, else ../shared/benchmarks next
+    to the repository), or None when it is not there."""
+    path = Path(os.environ.get("ITERDEPLOY_BENCHMARKS", REPO.parent / "shared" / "benchmarks"))
+    return path if path.is_dir() else None
 
 
 @pytest.fixture(scope="session")
 def benchmarks() -> Path:
-    """The real IPC benchmark folder (../shared/benchmarks)."""
-    return shared_dir() / "benchmarks"
+    """The third-party IPC benchmark folder; tests that use it skip when it is absent.
+
+    The skip reason is the same one line for every such test, so pytest -rs groups them. Under
+    .ci/run ($ITERDEPLOY_BENCHMARKS_REQUIRED=1) a missing folder fails the tests instead.
+    """
+    path = benchmarks_dir()
+    if path is None:
+        message = (
+            "IPC benchmark data not found: set ITERDEPLOY_BENCHMARKS to the folder holding "
+            "ipc-classic/ and ipc2023-learning/ (default ../shared/benchmarks)"
+        )
+        if os.environ.get(BENCHMARKS_REQUIRED):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
