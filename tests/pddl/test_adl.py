@@ -84,7 +84,10 @@ def test_derived_predicates_are_computed_from_the_state() -> None:
     checker = _checker("derived")
     assert checker.validate(_plan("derived")).valid
     verdict = checker.validate(["(pick-up b)"])  # a sits on b: b is not clear
-    assert (verdict.reason, verdict.unsatisfied) == (Reason.UNSATISFIED_PRECONDITION, ("(clear b)",))
+    assert (verdict.reason, verdict.unsatisfied) == (
+        Reason.UNSATISFIED_PRECONDITION,
+        ("(clear b)",),
+    )
     covered = [*_plan("derived")[:4], "(pick-up d)"]  # c now sits on d
     assert checker.validate(covered).unsatisfied == ("(clear d)",)
     verdict = checker.validate(_plan("derived")[:4])
@@ -192,8 +195,7 @@ def test_files_fast_downward_accepts_parse_as_it_reads_them(
     tidy = parse_domain("(define (domain t) (:types robot cart object xc) (:predicates (p)))")
     assert [t.name for t in tidy.types] == ["robot", "cart", "xc"]
     boat = parse_domain(
-        "(define (domain b) (:types boat -object person -object)"
-        " (:predicates (saved ?t -person)))"
+        "(define (domain b) (:types boat -object person -object) (:predicates (saved ?t -person)))"
     )
     assert [(t.name, t.types) for t in boat.types] == [
         ("boat", ("object",)),
