@@ -54,11 +54,23 @@ def benchmarks() -> Path:
     """
     path = benchmarks_dir()
     if path is None:
-        message = (
-            "IPC benchmark data not found: set ITERDEPLOY_BENCHMARKS to the folder holding "
-            "ipc-classic/ and ipc2023-learning/ (default ../shared/benchmarks)"
-        )
         if os.environ.get(BENCHMARKS_REQUIRED):
-            pytest.fail(message)
-        pytest.skip(message)
+            pytest.fail(NO_BENCHMARKS)
+        pytest.skip(NO_BENCHMARKS)
     return path
+
+
+NO_BENCHMARKS = (
+    "IPC benchmark data not found: set ITERDEPLOY_BENCHMARKS to the folder holding "
+    "ipc-classic/ and ipc2023-learning/ (default ../shared/benchmarks)"
+)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Report every benchmark-data skip at this file, so `-ra` folds them into one line."""
+    report = yield
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and longrepr[2].endswith(NO_BENCHMARKS):
+        report.longrepr = (__file__, pytest_runtest_makereport.__code__.co_firstlineno, longrepr[2])
+    return report
