@@ -3,9 +3,10 @@
 STRIPS (needs the IPC data): >= 500 plans, the IPC-2023 reference solutions, random walks, and
 their mutations (drop, swap, replace an argument, truncate) on small IPC-2023 and classic IPC
 tasks. ADL (always runs): the classical tasks among the PDDL files shipped inside the
-unified-planning wheel, plus tests/pddl/data/adl-*, with Fast Downward plans and random walks,
-each mutated; with the IPC data, also every ADL domain found there (a sample). Both validators must
-agree on valid/invalid, on the failing action for inapplicable steps, and on unreached goals.
+unified-planning wheel, plus tests/pddl/data/{adl,keys}-*, with Fast Downward plans and random
+walks, each mutated; with the IPC data, also every ADL domain found there (a sample). Both
+validators must agree on valid/invalid, on the failing action for inapplicable steps, and on
+unreached goals.
 UP raises while reading a plan that names an unknown object or action, or has a wrong arity;
 such a plan counts as rejected by UP, and we must reject it for the same kind of reason.
 """
@@ -142,6 +143,7 @@ def _adl_tasks(benchmarks: Path | None) -> list[tuple[str, Path, Path, bool]]:
         for name, solve in SHIPPED.items()
     ]
     tasks.append(("courier", DATA / "adl-domain.pddl", DATA / "adl-problem.pddl", True))
+    tasks.append(("keys", DATA / "keys-domain.pddl", DATA / "keys-problem.pddl", True))
     return tasks
 
 
@@ -202,10 +204,10 @@ def _disagreements(tasks: list[tuple[str, Path, Path, bool]]) -> tuple[int, int,
 
 def test_adl_validator_agrees_with_unified_planning_on_its_shipped_pddl() -> None:
     """Quantifiers, disjunctions, implications and conditional effects (miconic, citycar,
-    safe_road, courier) and a STRIPS task (depot); 72 plans, both outcomes represented."""
+    safe_road, courier, keys) and a STRIPS task (depot); 88 plans, both outcomes represented."""
     total, valid, disagreements = _disagreements(_adl_tasks(None))
     assert not disagreements, disagreements[:3]
-    assert total >= 70 and 10 <= valid <= total - 20
+    assert total >= 85 and 10 <= valid <= total - 20
 
 
 def test_adl_benchmark_domains_agree_with_unified_planning(benchmarks: Path) -> None:

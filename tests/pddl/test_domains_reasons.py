@@ -19,7 +19,7 @@ from iterdeploy.pddl.validate import Checker, Reason, prepare
 DOMAINS = ["blocksworld", "childsnack", "ferry", "floortile", "miconic"]
 DOMAINS += ["rovers", "satellite", "sokoban", "spanner", "transport"]
 DATA = Path(__file__).parent / "data"
-CORPUS = ["adl", "derived"]  # tests/pddl/data/NAME-{domain,problem}.pddl and NAME-plan.plan
+CORPUS = ["adl", "derived", "keys"]  # tests/pddl/data/NAME-{domain,problem}.pddl, NAME-plan.plan
 
 
 def _task(benchmarks: Path, name: str) -> tuple[Checker, list[str]]:
@@ -65,7 +65,8 @@ def test_adl_corpus_valid_plan_and_one_invalid_plan_per_reason(name: str) -> Non
     checker = prepare(
         load_domain(DATA / f"{name}-domain.pddl"), load_problem(DATA / f"{name}-problem.pddl")
     )
-    _check_reasons(checker, plan_lines((DATA / f"{name}-plan.plan").read_text()), name == "adl")
+    typed = name != "derived"
+    _check_reasons(checker, plan_lines((DATA / f"{name}-plan.plan").read_text()), typed)
 
 
 # ADL features: (corpus task, plan, failing step, the unsatisfied literal or ground instance).
