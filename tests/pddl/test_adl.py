@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -254,3 +256,18 @@ def test_condition_formulas_render_with_their_bindings() -> None:
     condition = load_domain(DATA / "adl-domain.pddl").action("drive").condition
     assert isinstance(condition, Formula)
     assert str(condition.parts[0]) == "(or (road ?from ?to) (road ?to ?from))"
+
+
+@pytest.mark.parametrize("name", ["typed", "adl", "derived"])
+def test_a_dropped_checker_is_freed_at_once_without_the_cycle_collector(name: str) -> None:
+    """No reference cycle: the loop prepares one checker per task, thousands per run."""
+    gc.disable()
+    try:
+        checker = _checker(name)
+        checker.validate((DATA / f"{name}-plan.plan").read_text())
+        checker.applicable(checker.initial_state())
+        ref = weakref.ref(checker)
+        del checker
+        assert ref() is None
+    finally:
+        gc.enable()

@@ -16,7 +16,6 @@ from iterdeploy.pddl.model import Atom, Condition, Derived, Formula, Literal, Ty
 
 Env = dict[str, str]
 Test = Callable[[Set[str], Env], bool]
-ObjectsOf = Callable[[tuple[str, ...]], list[str]]
 
 
 def ground_atom(atom: Atom, env: Env) -> str:
@@ -45,11 +44,41 @@ class NotStratified(ValueError):
     """The derived predicates depend on each other through a negation."""
 
 
+class Objects:
+    """The objects of a task by type, for quantifiers.
+
+    Compiled tests hold this table, not the `Evaluator` or the `Checker`, so that a checker
+    forms no reference cycle and is freed as soon as it is dropped.
+    """
+
+    __slots__ = ("_ancestors", "_typed")
+
+    def __init__(self, ancestors: dict[str, frozenset[str]]) -> None:
+        self._ancestors = ancestors  # object or constant -> its types and their ancestors
+        self._typed: dict[tuple[str, ...], list[str]] = {}
+
+    def of(self, allowed: tuple[str, ...]) -> list[str]:
+        """Return the objects and constants of the types `allowed`, sorted (cached)."""
+        names = self._typed.get(allowed)
+        if names is None:
+            names = sorted(n for n, anc in self._ancestors.items() if not anc.isdisjoint(allowed))
+            self._typed[allowed] = names
+        return names
+
+    def bindings(self, variables: tuple[TypedName, ...], env: Env) -> Iterator[Env]:
+        """Yield `env` extended by every binding of `variables` to objects of their types."""
+        domains = [self.of(variable.types) for variable in variables]
+        names = [variable.name for variable in variables]
+        for values in itertools.product(*domains):
+            yield {**env, **dict(zip(names, values, strict=True))}
+
+
 class Evaluator:
     """Compiles and evaluates conditions over one task's objects and derived predicates."""
 
-    def __init__(self, objects_of: ObjectsOf, derived: tuple[Derived, ...]) -> None:
-        self._objects_of = objects_of
+    def __init__(self, objects: Objects, derived: tuple[Derived, ...]) -> None:
+        self.objects = objects
+        self.bindings = objects.bindings
         self._compiled: dict[Condition, Test] = {}
         self.derived = frozenset(rule.head.name for rule in derived)
         self._strata = [
@@ -69,13 +98,6 @@ class Evaluator:
         if condition is None or not self.derived:
             return False
         return any(atom.predicate in self.derived for atom in atoms_of(condition))
-
-    def bindings(self, variables: tuple[TypedName, ...], env: Env) -> Iterator[Env]:
-        """Yield `env` extended by every binding of `variables` to objects of their types."""
-        domains = [self._objects_of(variable.types) for variable in variables]
-        names = [variable.name for variable in variables]
-        for values in itertools.product(*domains):
-            yield {**env, **dict(zip(names, values, strict=True))}
 
     def closure(self, state: Set[str]) -> set[str]:
         """Return `state` plus every derived atom that holds in it."""

@@ -18,7 +18,15 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 
 from iterdeploy.errors import PDDLParseError
-from iterdeploy.pddl.formula import Env, Evaluator, NotStratified, Test, atoms_of, ground_atom
+from iterdeploy.pddl.formula import (
+    Env,
+    Evaluator,
+    NotStratified,
+    Objects,
+    Test,
+    atoms_of,
+    ground_atom,
+)
 from iterdeploy.pddl.formula import variables_of as quantified_variables
 from iterdeploy.pddl.model import (
     OBJECT,
@@ -226,9 +234,8 @@ class Checker:
         self.problem = problem
         self._ancestors = _ancestry(domain)
         self._objects = self._object_table()
-        self._typed: dict[tuple[str, ...], list[str]] = {}
         try:
-            self._formulas = Evaluator(self._objects_of, domain.derived)
+            self._formulas = Evaluator(Objects(self._objects), domain.derived)
         except NotStratified as exc:
             raise self._error(
                 "domain",
@@ -312,7 +319,7 @@ class Checker:
         """Return the ground actions applicable in `state`, sorted, as `(name arg ...)` text."""
         if self._successors is None:
             self._successors = Successors(
-                self.domain, self._objects, (self._split(atom) for atom in self._init)
+                self.domain, self._formulas.objects, (self._split(atom) for atom in self._init)
             )
         out = []
         for name, args in self._successors.candidates(self._split(atom) for atom in state):
@@ -440,14 +447,6 @@ class Checker:
                 add |= adds
                 delete |= deletes
         return frozenset(delete), frozenset(add)
-
-    def _objects_of(self, allowed: tuple[str, ...]) -> list[str]:
-        """Return the objects and constants of the types `allowed`, sorted (cached)."""
-        names = self._typed.get(allowed)
-        if names is None:
-            names = sorted(n for n, anc in self._objects.items() if not anc.isdisjoint(allowed))
-            self._typed[allowed] = names
-        return names
 
     # ---- grounding ---------------------------------------------------------------------------
 
