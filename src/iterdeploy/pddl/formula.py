@@ -67,6 +67,13 @@ class Objects:
 
     def bindings(self, variables: tuple[TypedName, ...], env: Env) -> Iterator[Env]:
         """Yield `env` extended by every binding of `variables` to objects of their types."""
+        if len(variables) == 1:  # the common case, without itertools.product
+            name = variables[0].name
+            for value in self.of(variables[0].types):
+                inner = env.copy()
+                inner[name] = value
+                yield inner
+            return
         domains = [self.of(variable.types) for variable in variables]
         names = [variable.name for variable in variables]
         for values in itertools.product(*domains):
@@ -163,9 +170,19 @@ def _literal(literal: Literal) -> Test:
     if atom.predicate == "=":
         left, right = atom.args
         return lambda state, env: (env.get(left, left) == env.get(right, right)) == positive
-    if not any(arg.startswith("?") for arg in atom.args):
+    args = atom.args
+    if not any(arg.startswith("?") for arg in args):
         text = str(atom)
         return lambda state, env: (text in state) == positive
+    head = "(" + atom.predicate + " "
+    if len(args) == 1:  # one and two arguments are most atoms: no join, no list
+        (one,) = args
+        return lambda state, env: (head + env.get(one, one) + ")" in state) == positive
+    if len(args) == 2:
+        one, two = args
+        return lambda state, env: (
+            (head + env.get(one, one) + " " + env.get(two, two) + ")" in state) == positive
+        )
     return lambda state, env: (ground_atom(atom, env) in state) == positive
 
 
