@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import tempfile
 import time
@@ -33,7 +34,8 @@ from iterdeploy.pddl.parser import load_domain, load_problem
 from iterdeploy.pddl.plan import plan_lines
 from iterdeploy.pddl.validate import prepare
 
-ROOT = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "ipc2023-learning"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"  # as in the tests
+ROOT = Path(os.environ.get("ITERDEPLOY_BENCHMARKS", BENCHMARKS)) / "ipc2023-learning"
 
 
 def corpus(domain: str, count: int, low: int, high: int) -> list[tuple[Path, list[str]]]:
