@@ -106,10 +106,19 @@ def validator_identity() -> tuple[str, str]:
     model output.
     """
     from iterdeploy import __version__
-    from iterdeploy.pddl import formula, model, parser, plan, sexpr, successors, validate
+    from iterdeploy.pddl import (
+        conditions,
+        formula,
+        model,
+        parser,
+        plan,
+        sexpr,
+        successors,
+        validate,
+    )
     from iterdeploy.prompting import extract
 
     digest = hashlib.sha256()
-    for module in (sexpr, model, parser, plan, successors, formula, validate, extract):
+    for module in (sexpr, model, conditions, parser, plan, successors, formula, validate, extract):
         digest.update(Path(module.__file__).read_bytes())
     return "iterdeploy.pddl.validate", f"{__version__}+{digest.hexdigest()[:12]}"

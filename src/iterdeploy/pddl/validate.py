@@ -184,7 +184,7 @@ class _Schema:
     ) -> None:
         self.action = action
         self.test = evaluator.compile(action.condition) if action.condition is not None else None
-        # Conditional effects: (variables, condition test or None, add atoms, delete atoms).
+        # Quantified and conditional effects: (forall variables, condition test or None, effect).
         self.effects = [
             (e.variables, None if e.condition is None else evaluator.compile(e.condition), e)
             for e in action.effects
@@ -349,10 +349,11 @@ class Checker:
                     False, ground.reason, index, f"step {index}: {ground.detail}", (), length, cost
                 )
             if not (ground.pre_pos <= state and ground.pre_neg.isdisjoint(state)) or ground.special:
-                if not self._holds(ground, state):
+                view = state if ground.extra is None else self._view(ground, state)
+                if not self._holds(ground, state, view):
                     return self._inapplicable(ground, state, index, length, cost, log)
                 if ground.extra is not None:  # ADL: the effect depends on the state
-                    delete, add = self._effects(ground, self._view(ground, state))
+                    delete, add = self._effects(ground, view)
                     if log is not None:
                         _log_step(log, index, ground.text, delete, add, state)
                     state -= delete
@@ -420,8 +421,16 @@ class Checker:
                 missing += self._formulas.failures(self._goal_condition, view, {})
         return tuple(missing)
 
-    def _holds(self, ground: _Ground, state: frozenset[str] | set[str]) -> bool:
-        """Return whether the step passes in `state`, exactly as `validate` decides."""
+    def _holds(
+        self,
+        ground: _Ground,
+        state: frozenset[str] | set[str],
+        view: frozenset[str] | set[str] | None = None,
+    ) -> bool:
+        """Return whether the step passes in `state`, exactly as `validate` decides.
+
+        `view` is `state` with its derived atoms, when the caller has computed it already.
+        """
         if (
             ground.static_fail
             or ground.cost is None
@@ -429,9 +438,9 @@ class Checker:
         ):
             return False
         extra = ground.extra
-        return (
-            extra is None or extra.test is None or extra.test(self._view(ground, state), extra.env)
-        )
+        if extra is None or extra.test is None:
+            return True
+        return extra.test(self._view(ground, state) if view is None else view, extra.env)
 
     def _view(self, ground: _Ground, state: frozenset[str] | set[str]) -> frozenset[str] | set[str]:
         """Return the state the step's ADL tests read: with derived atoms if they need them."""
