@@ -107,6 +107,7 @@ def validator_identity() -> tuple[str, str]:
     """
     from iterdeploy import __version__
     from iterdeploy.pddl import (
+        checks,
         conditions,
         formula,
         model,
@@ -119,6 +120,7 @@ def validator_identity() -> tuple[str, str]:
     from iterdeploy.prompting import extract
 
     digest = hashlib.sha256()
-    for module in (sexpr, model, conditions, parser, plan, successors, formula, validate, extract):
+    modules = (sexpr, model, conditions, parser, plan, successors, formula, checks, validate)
+    for module in (*modules, extract):
         digest.update(Path(module.__file__).read_bytes())
     return "iterdeploy.pddl.validate", f"{__version__}+{digest.hexdigest()[:12]}"

@@ -17,31 +17,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
 
-from iterdeploy.errors import PDDLParseError
+from iterdeploy.pddl.checks import TaskChecks
 from iterdeploy.pddl.formula import (
     Env,
     Evaluator,
     NotStratified,
     Objects,
     Test,
-    atoms_of,
     ground_atom,
 )
-from iterdeploy.pddl.formula import variables_of as quantified_variables
 from iterdeploy.pddl.model import (
-    OBJECT,
     TOTAL_COST,
     Action,
     Atom,
-    Condition,
     Domain,
     Formula,
     Literal,
     Problem,
-    TypedName,
 )
 from iterdeploy.pddl.plan import format_step, parse_step, plan_lines
-from iterdeploy.pddl.sexpr import Source
 from iterdeploy.pddl.successors import Successors
 
 logger = logging.getLogger(__name__)
@@ -232,33 +226,34 @@ class Checker:
     def __init__(self, domain: Domain, problem: Problem) -> None:
         self.domain = domain
         self.problem = problem
-        self._ancestors = _ancestry(domain)
-        self._objects = self._object_table()
+        self._checks = TaskChecks(domain, problem)
+        self._objects = self._checks.objects
         try:
             self._formulas = Evaluator(Objects(self._objects), domain.derived)
         except NotStratified as exc:
-            raise self._error(
+            raise self._checks.error(
                 "domain",
                 f"derived predicate {exc.args[0]!r} depends on itself through a negation",
                 "stratified :derived rules, as VAL and Fast Downward require",
             ) from exc
         for rule in domain.derived:
             params = {p.name for p in rule.head.parameters}
-            self._check_condition(rule.body, params, f"derived predicate {rule.head.name!r}")
+            self._checks.condition(rule.body, params, f"derived predicate {rule.head.name!r}")
         self._schemas = {a.name: self._compile(a) for a in domain.actions}
         self._numeric = {str(atom): value for atom, value in problem.numeric_init}
         self._uses_cost = problem.metric == TOTAL_COST
         if problem.metric is not None and problem.metric != TOTAL_COST:
-            raise self._problem_error(
-                f"metric ({problem.metric}) is not supported", "(:metric minimize (total-cost))"
+            raise self._checks.error(
+                "problem",
+                f"metric ({problem.metric}) is not supported",
+                "(:metric minimize (total-cost))",
             )
-        self._signatures = {p.name: p.parameters for p in domain.predicates}
         for atom in problem.init:
-            self._check_fact(atom, "init")
+            self._checks.fact(atom, "init")
         self._init = frozenset(str(atom) for atom in problem.init)
         for lit in problem.goal:
             if lit.atom.predicate != "=":
-                self._check_fact(lit.atom, "goal")
+                self._checks.fact(lit.atom, "goal")
         derived = self._formulas.derived
         goal = tuple(lit for lit in problem.goal if lit.atom.predicate not in derived)
         rest = [lit for lit in problem.goal if lit.atom.predicate in derived]
@@ -266,7 +261,7 @@ class Checker:
         self._goal_condition = Formula("and", tuple(rest)) if rest else None
         self._goal_test: Test | None = None
         if self._goal_condition is not None:
-            self._check_condition(self._goal_condition, set(), "the goal", "problem")
+            self._checks.condition(self._goal_condition, set(), "the goal", "problem")
             self._goal_test = self._formulas.compile(self._goal_condition)
         self._goal_derived = self._formulas.uses_derived(self._goal_condition)
         self._goal_pos = frozenset(str(g.atom) for g in goal if g.positive and not _eq(g))
@@ -582,44 +577,9 @@ class Checker:
 
     # ---- preparation -------------------------------------------------------------------------
 
-    def _object_table(self) -> dict[str, frozenset[str]]:
-        """Return each object and constant with the set of its types and their ancestors."""
-        table: dict[str, frozenset[str]] = {}
-        declared: dict[str, tuple[str, ...]] = {}
-        for item, where in [(c, "domain") for c in self.domain.constants] + [
-            (o, "problem") for o in self.problem.objects
-        ]:
-            for type_name in item.types:
-                if type_name not in self._ancestors:
-                    raise self._error(
-                        where,
-                        f"object {item.name!r} has undeclared type {type_name!r}",
-                        "a type from the domain's :types",
-                        item.pos,
-                    )
-            if item.name in declared and declared[item.name] != item.types:
-                raise self._error(
-                    where,
-                    f"object {item.name!r} is declared with two types",
-                    f"one type, as in the domain's constants: {' '.join(declared[item.name])}",
-                    item.pos,
-                )
-            declared[item.name] = item.types
-            table[item.name] = frozenset().union(*(self._ancestors[t] for t in item.types))
-        return table
-
     def _compile(self, action: Action) -> _Schema:
+        self._checks.action(action)
         names = {p.name: i for i, p in enumerate(action.parameters)}
-        for param in action.parameters:
-            for type_name in param.types:
-                if type_name not in self._ancestors:
-                    raise self._error(
-                        "domain",
-                        f"parameter {param.name} of action "
-                        f"{action.name!r} has undeclared type {type_name!r}",
-                        "a type from :types",
-                        param.pos,
-                    )
 
         def compile_atom(atom: Atom) -> str:
             parts = [atom.predicate]
@@ -629,7 +589,7 @@ class Checker:
                 elif arg in self._objects:
                     parts.append(arg.replace("{", "{{").replace("}", "}}"))
                 else:
-                    raise self._error(
+                    raise self._checks.error(
                         "domain",
                         f"action {action.name!r} uses {arg!r}, which is "
                         "neither a parameter nor a constant",
@@ -639,126 +599,11 @@ class Checker:
                     )
             return "(" + " ".join(parts) + ")"
 
-        for effect in action.effects:
-            scope = set(names) | {v.name for v in effect.variables}
-            for atom in [*effect.add, *effect.delete]:
-                self._check_atom_names(atom, scope)
-            self._check_types_declared(effect.variables, f"action {action.name!r}")
-            if effect.condition is not None:
-                self._check_condition(effect.condition, scope, f"action {action.name!r}")
-        if action.condition is not None:
-            self._check_condition(action.condition, set(names), f"action {action.name!r}")
         return _Schema(action, self._objects, compile_atom, self._formulas)
-
-    def _check_condition(
-        self, condition: Condition, names: set[str], owner: str, where: str = "domain"
-    ) -> None:
-        """Check that an ADL condition names declared types and objects only."""
-        variables = list(quantified_variables(condition))
-        self._check_types_declared(tuple(variables), owner, where)
-        scope = names | {v.name for v in variables}
-        for atom in atoms_of(condition):
-            self._check_atom_names(atom, scope, where)
-
-    def _check_types_declared(
-        self, variables: tuple[TypedName, ...], owner: str, where: str = "domain"
-    ) -> None:
-        for variable in variables:
-            for type_name in variable.types:
-                if type_name not in self._ancestors:
-                    raise self._error(
-                        where,
-                        f"variable {variable.name} of {owner} has undeclared type {type_name!r}",
-                        "a type from :types",
-                        variable.pos,
-                    )
-
-    def _check_atom_names(self, atom: Atom, variables: set[str], where: str = "domain") -> None:
-        for index, arg in enumerate(atom.args, start=1):
-            if arg not in variables and arg not in self._objects:
-                raise self._error(
-                    where,
-                    f"{atom} uses {arg!r}, which is neither a variable nor a declared object",
-                    "a declared constant or object",
-                    atom.pos,
-                    index,
-                )
-
-    def _check_fact(self, atom: Atom, where: str) -> None:
-        """Check predicate, arity, objects and argument types of an init or goal atom."""
-        params = self._signatures.get(atom.predicate)
-        if params is None:
-            raise self._problem_error(
-                f"{where} atom {atom} uses undeclared predicate {atom.predicate!r}",
-                "a predicate of the domain",
-                atom.pos,
-                0,
-            )
-        if len(params) != len(atom.args):
-            raise self._problem_error(
-                f"{where} atom {atom} has {len(atom.args)} arguments",
-                f"{len(params)} arguments",
-                atom.pos,
-            )
-        for index, (arg, param) in enumerate(zip(atom.args, params, strict=True), start=1):
-            ancestors = self._objects.get(arg)
-            if ancestors is None:
-                raise self._problem_error(
-                    f"{where} atom {atom} uses undeclared object {arg!r}",
-                    "an object from :objects or a domain constant",
-                    atom.pos,
-                    index,
-                )
-            if ancestors.isdisjoint(param.types):
-                raise self._problem_error(
-                    f"{where} atom {atom}: {arg!r} does not fit {param.name}",
-                    f"an object of type {' or '.join(param.types)}",
-                    atom.pos,
-                    index,
-                )
-
-    def _problem_error(
-        self, message: str, expected: str, pos: int = -1, item: int | None = None
-    ) -> PDDLParseError:
-        return self._error("problem", message, expected, pos, item)
-
-    def _error(
-        self, where: str, message: str, expected: str, pos: int = -1, item: int | None = None
-    ) -> PDDLParseError:
-        """Return an error in the problem or domain file, at the parsed offset `pos` if known.
-
-        With `item`, the error points at that item of the list at `pos` (0: an atom's
-        predicate, 1: its first argument, ...).
-        """
-        model = self.problem if where == "problem" else self.domain
-        if pos < 0 or not model.text:  # built in code, not parsed: no position to give
-            return PDDLParseError(message, filename=model.filename, expected=expected)
-        src = Source(model.text, model.filename)
-        if item is not None:
-            pos = src.item_offset(pos, item)
-        return src.error(message, pos, expected=expected)
 
 
 def _eq(literal: Literal) -> bool:
     return literal.atom.predicate == "="
-
-
-def _ancestry(domain: Domain) -> dict[str, frozenset[str]]:
-    """Return each type mapped to itself and all its ancestors (always including object)."""
-    parents = {t.name: t.types for t in domain.types}
-    out = {OBJECT: frozenset([OBJECT])}
-    for name in parents:
-        seen, todo = {name, OBJECT}, [name]
-        while todo:
-            for parent in parents.get(todo.pop(), ()):
-                if parent not in seen:
-                    seen.add(parent)
-                    todo.append(parent)
-        out[name] = frozenset(seen)
-    for name in parents.values():
-        for parent in name:
-            out.setdefault(parent, frozenset([parent, OBJECT]))
-    return out
 
 
 def _log_step(
