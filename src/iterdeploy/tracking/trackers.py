@@ -15,7 +15,8 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from iterdeploy.errors import ConfigError
@@ -147,43 +148,59 @@ class WandbTracker:
         self.wandb = _need("wandb")
         self.context = context
         context.dir.mkdir(parents=True, exist_ok=True)
-        if context.config.wandb_mode == "offline":  # keep W&B's staging and cache with the run
-            for var, sub in (("WANDB_DATA_DIR", "data"), ("WANDB_CACHE_DIR", "cache")):
-                os.environ.setdefault(var, str(context.dir / "wandb-home" / sub))
         self.id = re.sub(r"[^A-Za-z0-9_-]", "-", context.run_id)
 
-    def _session(self, config: Mapping[str, Any] | None = None) -> Any:
+    @contextmanager
+    def _session(self, config: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Yield a W&B run, finished on exit; offline, W&B's staging and cache stay with the
+        run (unless WANDB_DATA_DIR / WANDB_CACHE_DIR are set) for that time only."""
         wandb, context = self.wandb, self.context
-        return wandb.init(
-            mode=context.config.wandb_mode, dir=str(context.dir), project=context.config.project,
-            id=self.id, name=context.run_id, resume="allow", config=dict(config or {}),
-            settings=wandb.Settings(
-                silent=True, console="off", save_code=False, disable_git=True,
-                x_disable_stats=True, x_disable_meta=True,
-            ),
-        )  # fmt: skip
+        home = context.dir / "wandb-home"
+        names = ("WANDB_DATA_DIR", "WANDB_CACHE_DIR")
+        saved = {name: os.environ.get(name) for name in names}
+        if context.config.wandb_mode == "offline":
+            for name, sub in zip(names, ("data", "cache"), strict=True):
+                os.environ.setdefault(name, str(home / sub))
+        try:
+            run = wandb.init(
+                mode=context.config.wandb_mode, dir=str(context.dir),
+                project=context.config.project, id=self.id, name=context.run_id, resume="allow",
+                config=dict(config or {}),
+                settings=wandb.Settings(
+                    silent=True, console="off", save_code=False, disable_git=True,
+                    x_disable_stats=True, x_disable_meta=True,
+                ),
+            )  # fmt: skip
+            yield run
+            run.finish()
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def log_config(self, config: Mapping[str, Any]) -> None:
-        self._session(config).finish()
+        with self._session(config):
+            pass  # the config goes with wandb.init
 
     def log_generation(self, record: GenerationRecord) -> None:
         r, g = record.run, record.generation
-        run = self._session()
-        values = {metric_name(r, k): v for k, v in record.metrics.items()}
-        run.log({**values, "generation": g})
-        for tag, curve in (("train_loss", record.losses), ("eval_loss", record.eval_losses)):
-            for step, loss in curve:
-                name = metric_name(r, f"{tag}/g{g}")
-                run.log({name: loss, f"{name}/step": step})
-        if record.dataset is not None:
-            artifact = self.wandb.Artifact(
-                f"curated-{self.id}-r{r}-g{g}",
-                type="dataset",
-                metadata={"run": r, "generation": g, "sha256": record.dataset_digest},
-            )
-            artifact.add_file(str(record.dataset), name=f"r{r}-g{g}.jsonl")
-            run.log_artifact(artifact)
-        run.finish()
+        with self._session() as run:
+            values = {metric_name(r, k): v for k, v in record.metrics.items()}
+            run.log({**values, "generation": g})
+            for tag, curve in (("train_loss", record.losses), ("eval_loss", record.eval_losses)):
+                for step, loss in curve:
+                    name = metric_name(r, f"{tag}/g{g}")
+                    run.log({name: loss, f"{name}/step": step})
+            if record.dataset is not None:
+                artifact = self.wandb.Artifact(
+                    f"curated-{self.id}-r{r}-g{g}",
+                    type="dataset",
+                    metadata={"run": r, "generation": g, "sha256": record.dataset_digest},
+                )
+                artifact.add_file(str(record.dataset), name=f"r{r}-g{g}.jsonl")
+                run.log_artifact(artifact)
 
     def close(self) -> None:
         """Nothing stays open between sends."""
