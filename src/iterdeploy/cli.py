@@ -218,10 +218,12 @@ def resume_command(
 
 
 def _print_run(folder: pathlib.Path) -> None:
+    from iterdeploy.analysis.verdict import folder_verdict
     from iterdeploy.loop.orchestrator import read_summaries
     from iterdeploy.loop.stages import format_table
 
     typer.echo(format_table(read_summaries(folder)))
+    typer.echo(folder_verdict(str(folder)).text())
     typer.echo(f"run folder: {folder}")
 
 
