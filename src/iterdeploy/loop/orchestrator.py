@@ -15,6 +15,7 @@ touches the store and the run folder:
     runs/<run_id>/datasets/r<run>/g<gen>.jsonl   curated sets, TRL prompt/completion rows
     runs/<run_id>/adapters/r<run>/g<gen>/        what `train` wrote for generation <gen>
     runs/<run_id>/summary.json        per run and generation numbers, once the run finished
+    runs/<run_id>/tracking/, tracking.json   tracker files ([tracking]) and what each received
 """
 
 from __future__ import annotations
