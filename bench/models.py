@@ -2,7 +2,8 @@
 
   python bench/models.py generate   # transformers backend vs a bare model.generate loop
   python bench/models.py train      # SFT tokens/s, LoRA vs full fine-tuning
-  python bench/models.py build      # build time of the embedded default model (no cache)
+  python bench/models.py build [--variant "batch_size=32 learning_rate=6e-3"]...
+                                    # embedded model recipes: build time and probe, side by side
 
 Each comparison runs its contenders side by side, alternating, and reports medians.
 Run with `nice` on a shared machine. Scratch files go to a temporary directory.
@@ -124,30 +125,42 @@ def bench_train(size: str, examples: int, repeats: int) -> None:
     print(f"tokens/s CPU:  LoRA r16 {lc:.0f}, full {fc:.0f}, full/LoRA {fc / lc:.2f}")
 
 
-def bench_build() -> None:
-    """Print the build time of the embedded default model and its generation-0 probe."""
+def bench_build(variants: list[list[str]], tasks: int) -> None:
+    """Print, per embedded-model recipe, its build time (empty cache) and its probe on fresh
+    Blocksworld tasks of levels 0-1 at T = 1.0, n = 4: legal plans (no step breaks a
+    precondition), valid plans, tasks solved. Each variant is a list of `field=value` overrides
+    of `EmbeddedConfig`; [] is the default recipe."""
+    import dataclasses
     import resource
 
-    from iterdeploy.embedded.cache import ensure_model
+    from iterdeploy.config import _parse_value
+    from iterdeploy.embedded.cache import EmbeddedConfig, ensure_model
     from iterdeploy.embedded.probe import probe
 
-    with tempfile.TemporaryDirectory() as tmp:
-        t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
-        path = ensure_model(tmp)
-        c1 = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime
-        print(f"embedded model build: {time.perf_counter() - t0:.0f}s wall, {cpu:.0f}s CPU")
-        for levels in ((0,), (1,), (2, 3)):
-            for params in (
-                SamplingParams(n=1, temperature=0, max_tokens=96),
-                SamplingParams(n=8, temperature=1.0, max_tokens=96),
-            ):
-                result = probe(path, levels=levels, tasks=64, params=params)
-                print(
-                    f"levels {levels} T={params.temperature} n={params.n}: solve rate "
-                    f"{result.solve_rate:.3f}, tasks solved {result.solved_tasks:.3f}, "
-                    f"reasons {result.reasons}"
-                )
+    print("recipe | build wall s | build CPU s | legal plans | valid plans | tasks solved")
+    for overrides in variants:
+        fields = dict(item.split("=", 1) for item in overrides)
+        config = EmbeddedConfig(**{k: _parse_value(v) for k, v in fields.items()})
+        with tempfile.TemporaryDirectory() as tmp:
+            t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+            path = ensure_model(tmp, config)
+            c1 = resource.getrusage(resource.RUSAGE_SELF)
+            wall, cpu = (
+                time.perf_counter() - t0,
+                c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime,
+            )
+            params = SamplingParams(n=4, temperature=1.0, max_tokens=128)
+            result = probe(path, levels=(0, 1), tasks=tasks, params=params, dtype=config.dtype)
+        total = result.tasks * result.samples
+        legal = result.reasons.get("ok", 0) + result.reasons.get("goal-not-reached", 0)
+        name = " ".join(overrides) or "default"
+        changed = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+        print(
+            f"{name} | {wall:.0f} | {cpu:.0f} | {legal / total:.1%} | {result.solve_rate:.1%} | "
+            f"{result.solved_tasks:.1%}",
+            flush=True,
+        )
+        print(f"  config {changed}", flush=True)
 
 
 def main() -> None:
@@ -157,6 +170,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--new-tokens", type=int, default=100)
     parser.add_argument("--examples", type=int, default=200, help="training examples (train)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="build: an embedded recipe as space-separated EmbeddedConfig field=value overrides; "
+        "repeat to compare recipes side by side (default: the default recipe)",
+    )
+    parser.add_argument("--tasks", type=int, default=128, help="fresh tasks the build probes")
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.what == "generate":
@@ -164,7 +185,7 @@ def main() -> None:
     elif args.what == "train":
         bench_train(args.size, args.examples, args.repeats)
     else:
-        bench_build()
+        bench_build([v.split() for v in args.variant] or [[]], args.tasks)
 
 
 if __name__ == "__main__":

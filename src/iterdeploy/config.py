@@ -25,6 +25,7 @@ from typing import Any
 
 from iterdeploy.analysis.governance import GateConfig
 from iterdeploy.curation.checks import CheckConfig
+from iterdeploy.embedded.config import EmbeddedConfig
 from iterdeploy.errors import ConfigError
 from iterdeploy.generation.base import SamplingParams
 from iterdeploy.tracking.config import TrackingConfig
@@ -143,9 +144,18 @@ class RunConfig:
     curation: CurationConfig = field(default_factory=CurationConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
     gate: GateConfig = field(default_factory=GateConfig)  # the release gate of loop.deploy=gated
+    embedded: EmbeddedConfig = field(default_factory=EmbeddedConfig)  # model.base = "embedded"
     tracking: TrackingConfig | None = None  # experiment trackers; None = no [tracking] table
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.pool.domains) - set(self.embedded.domains))
+        _require(
+            self.model.base != "embedded" or not self.embedded.domains or not unknown,
+            "embedded.domains",
+            list(self.embedded.domains),
+            f"every pool domain (the embedded model never sees {', '.join(unknown)}); add it, "
+            "or leave embedded.domains empty to pretrain on the pool's domains",
+        )
         if self.loop.deploy != "gated":
             return
         _require(

@@ -170,14 +170,28 @@ def test_cli_lists_the_domains_with_their_parameters(capsys):
     )
 
 
-def test_duplicate_problems_never_straddle_the_heldout_split(tmp_path):
-    # Level 0 (2-3 blocks) has far fewer distinct problems than 300 tasks: duplicates are kept.
-    out = build_pool("blocksworld", 300, 0, tmp_path / "dup", levels=[0], heldout=0.2)
+def test_every_task_is_a_distinct_problem_and_a_spent_level_passes_its_share_on(tmp_path, caplog):
+    # Level 0 (2-3 blocks) holds 162 distinct problems, fewer than its share of 400 tasks.
+    with caplog.at_level("WARNING", logger="iterdeploy.domains.pool"):
+        out = build_pool("blocksworld", 400, 0, tmp_path / "p", levels=[0, 1], heldout=0.2)
     tasks = load_pool(out)
-    splits_of: dict[str, set[str]] = {}
-    for task in tasks:
-        splits_of.setdefault(content_key(task.problem), set()).add(task.split)
-    assert len(splits_of) < len(tasks)  # the level really ran out of new problems
-    assert all(len(splits) == 1 for splits in splits_of.values())
-    heldout = sum(task.split == "heldout" for task in tasks)
-    assert 55 <= heldout <= 60  # round(0.2 * 300) = 60, whole problems only
+    keys = [content_key(task.problem) for task in tasks]
+    assert len(set(keys)) == len(tasks) == 400
+    by_level = Counter(task.difficulty for task in tasks)
+    assert 140 <= by_level[0] <= 162 < 200 < by_level[1] and by_level[0] + by_level[1] == 400
+    spent = [r.getMessage() for r in caplog.records if "ran out of new problems" in r.getMessage()]
+    assert len(spent) == 1 and f"its other {200 - by_level[0]} tasks go to level 1" in spent[0]
+    stats = json.loads((out / "build.json").read_text())
+    assert stats["distinct_problems"] == 400 and stats["spent_levels"] == [0]
+    assert stats["tasks_per_level"] == {"0": by_level[0], "1": by_level[1]}
+    for level, n in by_level.items():
+        assert sum(t.split == "heldout" for t in tasks if t.difficulty == level) == round(0.2 * n)
+    text = describe_pool(tasks)
+    assert text.startswith("400 tasks (blocksworld), 400 distinct problems: pool 320, held-out 80")
+    assert "in both splits 0" in text
+
+
+def test_a_ladder_too_small_for_the_size_fails_with_the_count_it_found(tmp_path):
+    with pytest.raises(ConfigError, match=r"levels \[0\] hold only 1[0-9]{2} distinct problems"):
+        build_pool("blocksworld", 200, 0, tmp_path / "p", levels=[0])
+    assert not (tmp_path / "p").exists()

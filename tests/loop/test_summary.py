@@ -1,8 +1,8 @@
 """Per-generation summaries count distinct problems as well as tasks.
 
-A Blocksworld pool of 200 tasks at level 0 (2-3 blocks) runs out of new problems and keeps
-copies (the pool builder's "keeping a duplicate"), so tasks and problems differ. The run is the
-base generation only, on the fake backend: no training, a few seconds.
+Pools hold distinct problems, so a run's task and problem counts agree; copies (from pools of
+an older format) are counted once, shown by `test_a_problem_is_solved_when_any_copy_is`. The
+run is the base generation only, on the fake backend: no training, a few seconds.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from iterdeploy.loop.stages import TraceRow, format_table, summarize_generation
 
 
 @pytest.fixture(scope="module")
-def duplicated(tmp_path_factory, cache, test_model):
-    root = tmp_path_factory.mktemp("duplicated-run")
+def base_run(tmp_path_factory, cache, test_model):
+    root = tmp_path_factory.mktemp("base-run")
     preset = write_preset(
         root / "p.toml",
         f"""
@@ -36,7 +36,7 @@ heldout_samples = 2
 [pool]
 size = 200
 heldout = 0.25
-levels = [0]
+levels = [0, 1]
 
 [model]
 base = "{test_model}"
@@ -70,9 +70,9 @@ def _store_counts(folder):
     return {split: tuple(map(len, s)) for split, s in sets.items()}
 
 
-def test_problem_counts_match_the_store(duplicated):
-    (s,) = read_summaries(duplicated)
-    counts = _store_counts(duplicated)
+def test_problem_counts_match_the_store(base_run):
+    (s,) = read_summaries(base_run)
+    counts = _store_counts(base_run)
     assert (s.pool_tasks, s.pool_problems, s.pool_solved, s.pool_problems_solved) == counts["pool"]
     assert (
         s.heldout_tasks,
@@ -80,14 +80,14 @@ def test_problem_counts_match_the_store(duplicated):
         s.heldout_solved,
         s.heldout_problems_solved,
     ) == counts["heldout"]
-    # The pool really repeats problems, and some repeated problem is solved.
-    assert s.pool_problems < s.pool_tasks and s.heldout_problems < s.heldout_tasks
-    assert s.pool_problems_solved < s.pool_solved and s.has_duplicates
+    # Every task is its own problem.
+    assert (s.pool_problems, s.heldout_problems) == (s.pool_tasks, s.heldout_tasks) == (150, 50)
+    assert s.pool_problems_solved == s.pool_solved > 0 and not s.has_duplicates
 
 
-def test_run_prints_problem_counts_and_a_duplicates_note(duplicated, capsys):
-    (s,) = read_summaries(duplicated)
-    assert main(["resume", str(duplicated)]) == 0  # a finished run: prints its table again
+def test_run_prints_problem_counts(base_run, capsys):
+    (s,) = read_summaries(base_run)
+    assert main(["resume", str(base_run)]) == 0  # a finished run: prints its table again
     out = capsys.readouterr().out.splitlines()
     assert out[0].split("  ")[:3] == ["gen", "pool solved (problems)", "held-out solved (problems)"]
     row = out[1].split()
@@ -98,19 +98,16 @@ def test_run_prints_problem_counts_and_a_duplicates_note(duplicated, capsys):
         f"{s.heldout_solved}/{s.heldout_tasks}",
         f"({s.heldout_problems_solved}/{s.heldout_problems})",
     ]
-    assert out[2] == (
-        f"note: {s.pool_tasks} pool tasks hold {s.pool_problems} distinct problems, "
-        f"{s.heldout_tasks} held-out tasks {s.heldout_problems}; (x/y) counts problems"
-    )
-    assert all(len(line) <= 100 for line in out[:3])
+    assert not any(line.startswith("note:") for line in out)  # no copies to explain
+    assert all(len(line) <= 100 for line in out[:2])
     assert (
         f"held-out {s.heldout_solved}/{s.heldout_tasks} "
         f"(problems {s.heldout_problems_solved}/{s.heldout_problems})"
     ) in summary_line(s)
 
 
-def test_a_summary_json_without_problem_counts_still_loads(duplicated, tmp_path):
-    data = json.loads((duplicated / "summary.json").read_text())
+def test_a_summary_json_without_problem_counts_still_loads(base_run, tmp_path):
+    data = json.loads((base_run / "summary.json").read_text())
     for gen in data["runs"][0]["generations"]:
         for key in ("pool_problems", "pool_problems_solved", "heldout_problems"):
             del gen[key]

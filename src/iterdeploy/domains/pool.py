@@ -1,11 +1,17 @@
 """Task pools: seeded problems over a difficulty ladder, reference plans and a held-out split.
 
 A pool folder holds `domain.pddl`, `problems/<id>.pddl`, `manifest.jsonl` (one task per line),
-`build.json` (timings, not part of the content) and `pool.json`, the completion marker written
-last. The pool is built in a sibling scratch folder and renamed into place, so a folder with a
-`pool.json` is always complete. Problems are generated in the main process (cheap, and it lets
-us skip duplicates); planner calls run in a process pool. A task whose planner call fails is
-replaced by the next seeded draw at the same level, and the replacement is logged.
+`build.json` (timings and counts, not part of the content) and `pool.json`, the completion marker
+written last. The pool is built in a sibling scratch folder and renamed into place, so a folder
+with a `pool.json` is always complete.
+
+Every task is a distinct problem (`content_key`): no two tasks share one, in a split or across
+the pool and held-out splits. Problems are drawn in the main process from one seeded stream per
+difficulty level (cheap, and it lets us skip repeats); planner calls run in a process pool. A
+level whose stream yields no new problem in `_MAX_REPEAT_DRAWS` draws in a row has run out: its
+unfilled share goes to the next level (logged once), and when the last level runs out too the
+build fails, saying how many distinct problems the levels gave. A task whose planner call fails
+is replaced by the next new problem of its level, and the replacement is logged.
 """
 
 from __future__ import annotations
@@ -35,11 +41,11 @@ from iterdeploy.pddl.validate import Checker, prepare
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # bump when the pool layout, the generation scheme or the split rule changes
+FORMAT = 3  # bump when the pool layout, the generation scheme or the split rule changes
 MARKER = "pool.json"
 MANIFEST = "manifest.jsonl"
 _MAX_ATTEMPTS = 25  # planner failures per task before the build gives up
-_MAX_DUPLICATE_DRAWS = 30  # duplicate draws per task before a duplicate is accepted
+_MAX_REPEAT_DRAWS = 300  # draws in a row that repeat a problem before a level counts as spent
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,23 +193,19 @@ def solve_tasks(
     jobs: int,
     max_attempts: int = _MAX_ATTEMPTS,
 ) -> tuple[list[dict], dict]:
-    """Return the manifest records of all tasks (in index order) and per-level build stats."""
+    """Return the manifest records of all tasks (in index order) and the build stats."""
+    stats: dict = {"planner_seconds": defaultdict(float), "replaced": []}
+    streams = _Streams(dom, seed)
+    pending = draw_tasks(streams, size, levels, stats)
     records: dict[int, dict] = {}
-    seen: set[str] = set()
-    stats: dict = {"planner_seconds": defaultdict(float), "replaced": [], "duplicates": 0}
-    pending = [(index, 0) for index in range(size)]
     with _executor(jobs) as pool:
         while pending:
-            draws = [
-                draw_task(dom, seed, i, attempt, levels, size, seen, stats)
-                for i, attempt in pending
-            ]
             # plain tuples cross the process boundary (frozen slotted dataclasses do not
             # unpickle on Python 3.10)
-            jobs_in = [(dom.name, d.problem, astuple(planner)) for d in draws]
+            jobs_in = [(dom.name, d.problem, astuple(planner)) for d in pending]
             answers = [_Solved(*answer) for answer in pool.map(_solve, jobs_in)]
-            pending = []
-            for draw, answer in zip(draws, answers, strict=True):
+            retry = []
+            for draw, answer in zip(pending, answers, strict=True):
                 stats["planner_seconds"][draw.level] += answer.seconds
                 if answer.plan:
                     records[draw.index] = make_record(dom, draw, answer, seed, planner)
@@ -219,40 +221,87 @@ def solve_tasks(
                         f" planner attempts (last: {answer.status}); raise the planner time limit"
                         " or restrict the levels"
                     )
-                pending.append((draw.index, draw.attempt + 1))
+                retry.append(streams.replacement(draw))
+            pending = retry
     stats["planner_seconds"] = {
         str(k): round(v, 3) for k, v in sorted(stats["planner_seconds"].items())
     }
+    stats["draws"] = {str(k): v for k, v in sorted(streams.drawn.items())}
+    stats["distinct_problems"] = len({content_key(r["problem"]) for r in records.values()})
     return [records[i] for i in range(size)], stats
 
 
-def draw_task(
-    dom: Domain,
-    seed: int,
-    index: int,
-    attempt: int,
-    levels: list[int],
-    size: int,
-    seen: set[str],
-    stats: dict,
-) -> _Draw:
-    """Return the problem of task `index`, skipping problems already in the pool."""
-    level = levels[index * len(levels) // size]
-    task_id = f"{dom.name}-{index:04d}"
-    for extra in range(_MAX_DUPLICATE_DRAWS + 1):
-        rng = random.Random(f"{dom.name}:{seed}:{index}:{attempt}:{extra}")
-        params = dom.sample_params(rng, dom.level_ranges(level))
-        problem = dom.generate(rng, params, name=task_id)
-        fingerprint = content_key(problem)
-        if fingerprint not in seen:
-            break
-    else:
-        stats["duplicates"] += 1
-        log.warning(
-            "task %s: level %d has run out of new problems; keeping a duplicate", task_id, level
+class _Streams:
+    """One seeded stream of problems per difficulty level, yielding only problems new to the pool.
+
+    Draw k of level L comes from `random.Random("<domain>:<seed>:<L>:<k>")` alone, so a pool
+    depends on its seed and settings only; `seen` spans every level and both splits.
+    """
+
+    def __init__(self, dom: Domain, seed: int) -> None:
+        self.dom, self.seed = dom, seed
+        self.seen: set[str] = set()
+        self.drawn: Counter[int] = Counter()  # draws made per level, repeats included
+
+    def next(self, level: int, index: int, attempt: int = 0) -> _Draw | None:
+        """Return the level's next new problem as task `index`, or None when the level is spent
+        (`_MAX_REPEAT_DRAWS` draws in a row gave only problems already in the pool)."""
+        dom = self.dom
+        for _ in range(_MAX_REPEAT_DRAWS):
+            rng = random.Random(f"{dom.name}:{self.seed}:{level}:{self.drawn[level]}")
+            self.drawn[level] += 1
+            params = dom.sample_params(rng, dom.level_ranges(level))
+            problem = dom.generate(rng, params, name=f"{dom.name}-{index:04d}")
+            key = content_key(problem)
+            if key not in self.seen:
+                self.seen.add(key)
+                return _Draw(index, attempt, level, params, problem)
+        return None
+
+    def replacement(self, failed: _Draw) -> _Draw:
+        """Return a new problem of `failed`'s level for its task, whose planner call failed."""
+        draw = self.next(failed.level, failed.index, failed.attempt + 1)
+        if draw is None:
+            raise ConfigError(
+                f"{self.dom.name}: level {failed.level} has no new problem left to replace task "
+                f"{failed.index}, whose reference plan could not be found; restrict the levels"
+            )
+        return draw
+
+
+def draw_tasks(streams: _Streams, size: int, levels: list[int], stats: dict) -> list[_Draw]:
+    """Return `size` distinct problems spread evenly over `levels` in order.
+
+    A level that runs out of new problems gives the rest of its share to the next level (one
+    warning per level); when the last level runs out too, raise ConfigError with the count found.
+    """
+    dom = streams.dom
+    shares = Counter(levels[i * len(levels) // size] for i in range(size))
+    draws: list[_Draw] = []
+    stats["tasks_per_level"], stats["spent_levels"] = {}, []
+    short = 0
+    for level in levels:
+        want, got = shares[level] + short, 0
+        while got < want and (draw := streams.next(level, len(draws))) is not None:
+            draws.append(draw)
+            got += 1
+        stats["tasks_per_level"][str(level)] = got
+        short = want - got
+        if short:
+            stats["spent_levels"].append(level)
+            after = f"level {levels[levels.index(level) + 1]}" if level != levels[-1] else None
+            log.warning(
+                "%s level %d ran out of new problems after %d (%d draws in a row repeated one)%s",
+                dom.name, level, got, _MAX_REPEAT_DRAWS,
+                f"; its other {short} tasks go to {after}" if after else "",
+            )  # fmt: skip
+    if short:
+        raise ConfigError(
+            f"{dom.name}: levels {levels} hold only {len(draws)} distinct problems (each level "
+            f"drawn until {_MAX_REPEAT_DRAWS} draws in a row repeated a problem), fewer than "
+            f"the {size} tasks asked for; lower the pool size or add harder levels"
         )
-    seen.add(fingerprint)
-    return _Draw(index, attempt, level, params, problem)
+    return draws
 
 
 def content_key(problem: str) -> str:
@@ -330,26 +379,25 @@ def make_record(
 
 
 def assign_split(records: list[dict], seed: int, heldout: float) -> None:
-    """Mark about round(heldout * n) tasks of each difficulty level "heldout", chosen by seed.
+    """Mark round(heldout * n) of each difficulty level's n tasks "heldout", chosen by seed.
 
-    A level that ran out of new problems keeps duplicates; all copies of one problem go to the
-    same split, so that no held-out task is also a pool task (the loop trains on pool tasks).
-    Whole problems are taken in a seeded order while they fit, so a level with duplicates may
-    end a task or two short of the target.
+    Tasks are distinct problems, so no held-out problem is also a pool problem (the loop trains
+    on pool tasks). A level too small to hold out a task is warned about once.
     """
-    by_level: dict[int, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    by_level: dict[int, list[dict]] = defaultdict(list)
     for record in records:
-        by_level[record["difficulty"]][content_key(record["problem"])].append(record)
+        by_level[record["difficulty"]].append(record)
     rng = random.Random(f"heldout:{seed}")
     for level in sorted(by_level):
-        copies = by_level[level]
-        target = round(heldout * sum(map(len, copies.values())))
-        taken = 0
-        for key in rng.sample(sorted(copies), len(copies)):
-            if taken + len(copies[key]) <= target:
-                for record in copies[key]:
-                    record["split"] = "heldout"
-                taken += len(copies[key])
+        tasks = by_level[level]
+        target = round(heldout * len(tasks))
+        if heldout > 0 and target == 0:
+            log.warning(
+                "level %d has %d tasks: a held-out share of %g holds out none of them; use a "
+                "larger pool or fewer levels", level, len(tasks), heldout,
+            )  # fmt: skip
+        for record in rng.sample(tasks, target):
+            record["split"] = "heldout"
 
 
 def write_pool(folder: Path, dom: Domain, records: list[dict], key: dict, stats: dict) -> None:

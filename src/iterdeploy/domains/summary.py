@@ -15,9 +15,15 @@ def describe_pool(tasks: Sequence[Task]) -> str:
     """Return the summary `iterdeploy tasks show` prints for `tasks`."""
     if not tasks:
         return "empty pool"
+    from iterdeploy.domains.pool import content_key
+
     domains = ", ".join(sorted({task.domain for task in tasks}))
+    keys = {split: {content_key(t.problem) for t in tasks if t.split == split}
+            for split in ("pool", "heldout")}  # fmt: skip
     lines = [
-        f"{len(tasks)} tasks ({domains})",
+        f"{len(tasks)} tasks ({domains}), {len(keys['pool'] | keys['heldout'])} distinct problems:"
+        f" pool {len(keys['pool'])}, held-out {len(keys['heldout'])}, in both splits "
+        f"{len(keys['pool'] & keys['heldout'])}",
         "",
         "level   pool  heldout  plan length min/median/max",
     ]

@@ -21,66 +21,17 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from iterdeploy.embedded.model import SIZES, build_random_model
+from iterdeploy.embedded.config import FORMAT_VERSION, EmbeddedConfig
+from iterdeploy.embedded.model import build_random_model
 from iterdeploy.embedded.walks import WalkSpec, walk_examples
-from iterdeploy.errors import ConfigError
-from iterdeploy.training.config import TrainConfig
 from iterdeploy.training.sft import replace_dir, train
 
 log = logging.getLogger(__name__)
 
-# Bump when the data, the trace format or the training code changes what a config builds.
-FORMAT_VERSION = 2
 MARKER = "build.json"
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddedConfig:
-    """What the embedded default model is: its shape, its pretraining data and schedule."""
-
-    size: str = "small"  # a key of iterdeploy.embedded.model.SIZES (0.83M parameters)
-    domains: tuple[str, ...] = ("blocksworld",)  # pool domains the walks are drawn from
-    levels: tuple[int, ...] = (0, 1, 2)  # ladder levels of the pretraining tasks (2-5 blocks)
-    examples: int = 12000  # random-walk traces, each seen once
-    max_steps: int = 6  # walks take 1..max_steps actions
-    max_reasoning_lines: int = 8  # reasoning restates the first 1..this many goal atoms
-    tokenizer_examples: int = 1000  # traces the tokenizer is trained on
-    learning_rate: float = 3e-3  # AdamW peak, cosine decay after 5% warm-up
-    batch_size: int = 8  # small batches: more optimizer steps for the same compute
-    seed: int = 0  # seeds the data, the tokenizer corpus, the weights and the training
-    completion_only: bool = False  # loss on the trace only; False also predicts the task text
-
-    def __post_init__(self) -> None:
-        if self.size not in SIZES:
-            raise ConfigError(f"embedded.size = {self.size!r}: use one of {', '.join(SIZES)}")
-        if self.examples < 2 or self.max_steps < 1 or self.max_reasoning_lines < 1:
-            raise ConfigError(
-                "embedded.examples must be >= 2 and max_steps, max_reasoning_lines >= 1; got "
-                f"{self.examples}, {self.max_steps}, {self.max_reasoning_lines}"
-            )
-
-    def digest(self) -> str:
-        """Return the 16-hex-digit key of this config (and of the build code's format)."""
-        payload = json.dumps({"format": FORMAT_VERSION, **asdict(self)}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-    def train_config(self) -> TrainConfig:
-        """Return the pretraining schedule as a `TrainConfig` (full fine-tuning, one epoch)."""
-        return TrainConfig(
-            method="full",
-            learning_rate=self.learning_rate,
-            epochs=1,
-            batch_size=self.batch_size,
-            scheduler="cosine",
-            warmup_ratio=0.05,
-            validation_fraction=0.0,
-            logging_steps=10,
-            completion_only=self.completion_only,
-            seed=self.seed,
-        )
 
 
 def default_cache_dir() -> Path:
@@ -93,7 +44,7 @@ def default_cache_dir() -> Path:
 
 def ensure_model(cache_dir: str | Path | None = None, config: EmbeddedConfig | None = None) -> Path:
     """Return the directory of the embedded model for `config`, building it if needed."""
-    config = config or EmbeddedConfig()
+    config = (config or EmbeddedConfig()).for_domains()
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"embedded-{config.digest()}"
@@ -129,6 +80,7 @@ def check_build(path: Path, config: EmbeddedConfig) -> str | None:
 
 def build(config: EmbeddedConfig, path: Path) -> None:
     """Build the model of `config` into `path`: data, tokenizer, weights, pretraining."""
+    config = config.for_domains()
     start = time.perf_counter()
     scratch = path.with_name(path.name + ".building")
     shutil.rmtree(scratch, ignore_errors=True)

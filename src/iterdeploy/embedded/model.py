@@ -10,38 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
+from iterdeploy.embedded.config import SIZES, ModelSize
 from iterdeploy.embedded.tokenizer import IM_END, PAD, seed_corpus, train_tokenizer
 from iterdeploy.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSize:
-    """The shape of a tiny Qwen3 model and the size of its tokenizer."""
-
-    vocab_size: int  # BPE entries, special tokens included
-    hidden_size: int
-    layers: int
-    heads: int
-    kv_heads: int  # grouped-query attention: heads share key/value projections
-    head_dim: int
-    intermediate_size: int  # SwiGLU width
-    max_positions: int  # longest prompt + output the model accepts
-
-
-SIZES = {
-    # ~0.1M parameters: builds in about a second, for tests.
-    "test": ModelSize(512, 64, 2, 4, 2, 16, 192, 2048),
-    # ~0.85M parameters: the embedded default model (pretrained by iterdeploy.embedded.cache).
-    "small": ModelSize(512, 128, 4, 4, 2, 32, 384, 2048),
-}
 
 
 def make_model(tokenizer: PreTrainedTokenizerFast, size: ModelSize, seed: int) -> Qwen3ForCausalLM:

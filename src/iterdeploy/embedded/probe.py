@@ -43,6 +43,7 @@ def probe(
     tasks: int = 64,
     params: SamplingParams | None = None,
     seed: int = 12345,
+    dtype: str = "float32",
 ) -> ProbeResult:
     """Return the probe of `model` on `tasks` fresh tasks of `domain` at ladder `levels`."""
     params = params or SamplingParams(n=1, temperature=0, max_tokens=128)
@@ -53,7 +54,7 @@ def probe(
         for i in range(tasks)
     ]
     prompts = [build_prompt("compact", domain, spec.domain_pddl, p) for p in problems]
-    with TransformersBackend(model) as backend:
+    with TransformersBackend(model, dtype=dtype) as backend:
         traces = backend.generate(prompts, params, seeds=list(range(tasks)))
     reasons: Counter[str] = Counter()
     solved, steps, thinking = 0, 0, 0

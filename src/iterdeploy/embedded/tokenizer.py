@@ -1,8 +1,11 @@
 """A byte-level BPE tokenizer trained locally with `tokenizers`, shaped like Qwen3's.
 
-Pre-tokenization splits only at whitespace and parentheses, so a PDDL name such as `pick-up`
-or `truck1` can become one token. The chat template mirrors Qwen3-Thinking: the generation
-prompt ends in `<think>\\n`, so the model's output has no opening tag and closes with `</think>`.
+Pre-tokenization cuts text into PDDL symbols: a name with its leading space and the parentheses
+that open or close on it, so `(on b3 b2)` is at most three tokens, `(on`, ` b3`, ` b2)`, once
+the vocabulary holds them (the pretraining corpus puts every frequent symbol there). Fewer
+tokens per atom make both pretraining and sampling cheaper: a trace is decoded one token a step.
+The chat template mirrors Qwen3-Thinking: the generation prompt ends in `<think>\\n`, so the
+model's output has no opening tag and closes with `</think>`.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n<think>\n' }}{% endif %}"
 )
 
-# A word with its leading space, a run of other whitespace, or one parenthesis.
-_PRETOKEN = Regex(r" ?[^\s()]+|\s+|[()]")
+# A symbol: an optional space, an optional "(", a name, its closing ")"s; else a run of
+# whitespace, or a parenthesis on its own.
+_PRETOKEN = Regex(r" ?\(?[^\s()]+\)*|\s+|[()]")
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:

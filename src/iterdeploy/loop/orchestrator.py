@@ -138,7 +138,7 @@ class Loop:
 
         self.tasks = load_tasks(self.config)
         self.problems = {t.id: content_key(t.problem) for t in self.tasks}
-        self.base = resolve_base(self.config.model.base)
+        self.base = resolve_base(self.config)
         self._register_tasks()
         cfg = self.config.loop
         for run in range(cfg.runs):

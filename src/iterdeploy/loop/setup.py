@@ -54,13 +54,29 @@ def load_tasks(config: RunConfig) -> list[Task]:
     return tasks
 
 
-def resolve_base(base: str) -> str:
-    """Return the base model to load: the embedded model's folder, or `base` as given."""
-    if base == "embedded":
-        from iterdeploy.embedded.cache import ensure_model
+def resolve_base(config: RunConfig) -> str:
+    """Return the base model to load: the embedded model's folder, or `model.base` as given.
 
-        return str(ensure_model(cache_dir()))
-    return base
+    The embedded model is pretrained on the run's `[embedded]` recipe, its domains defaulting
+    to the pool's. A folder holding another embedded build is checked the same way: a pool
+    domain its pretraining never saw is logged as a warning (the model can only fail there).
+    """
+    from iterdeploy.embedded.cache import MARKER, ensure_model
+
+    if config.model.base == "embedded":
+        recipe = config.embedded.for_domains(config.pool.domains)
+        return str(ensure_model(cache_dir(), recipe))
+    record = Path(config.model.base) / MARKER
+    if record.is_file():
+        seen = json.loads(record.read_text()).get("config", {}).get("domains", [])
+        missing = sorted(set(config.pool.domains) - set(seen))
+        if missing:
+            log.warning(
+                "model %s was pretrained on %s only, never on pool domain(s) %s: expect no "
+                "valid plans there; use model.base = 'embedded' to pretrain on the pool's domains",
+                config.model.base, ", ".join(seen), ", ".join(missing),
+            )  # fmt: skip
+    return config.model.base
 
 
 def domain_texts(tasks: Sequence[Task]) -> dict[str, str]:
