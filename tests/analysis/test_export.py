@@ -29,6 +29,12 @@ def exported(run_folders, tmp_path_factory):
     return export_dataset(run_folders["paper"], 2, tmp_path_factory.mktemp("export"), run=1)
 
 
+@pytest.fixture
+def load(tmp_path):
+    """`datasets.load_dataset` of an export folder, caching under the test's own folder."""
+    return lambda folder: load_dataset(str(folder), split="train", cache_dir=str(tmp_path / "hf"))
+
+
 def base_of(folder: Path, sql) -> str:
     return sql(folder, "SELECT base FROM models WHERE run = 1 AND generation = 2")[0]["base"]
 
@@ -46,10 +52,10 @@ def tokenized(base: str, dataset, scratch: Path, template: Path | None = None):
     return trainer.train_dataset
 
 
-def test_export_loads_with_datasets_in_trl_conversational_form(exported, run_folders, sql):
+def test_export_loads_with_datasets_in_trl_conversational_form(exported, run_folders, sql, load):
     folder = run_folders["paper"]
     stored = sql(folder, "SELECT * FROM datasets WHERE run = 1 AND generation = 2")[0]
-    train = load_dataset(str(exported.folder), split="train")
+    train = load(exported.folder)
     assert train.column_names == COLUMNS and len(train) == stored["size"] == exported.size > 0
     curated = [json.loads(line) for line in (folder / stored["path"]).read_text().splitlines()]
     for row, example in zip(train, curated, strict=True):
@@ -73,13 +79,15 @@ def test_export_loads_with_datasets_in_trl_conversational_form(exported, run_fol
     assert data == (folder / stored["path"]).read_bytes()
 
 
-def test_sft_trainer_tokenizes_the_export_as_the_loop_did(exported, run_folders, sql, tmp_path):
+def test_sft_trainer_tokenizes_the_export_as_the_loop_did(
+    exported, run_folders, sql, tmp_path, load
+):
     folder = run_folders["paper"]
     base = base_of(folder, sql)
     stored = sql(folder, "SELECT path FROM datasets WHERE run = 1 AND generation = 2")[0]
     rows = [json.loads(line) for line in (folder / stored["path"]).read_text().splitlines()]
     loop = tokenized(base, to_dataset(rows, load_tokenizer(base)), tmp_path / "loop")
-    train = load_dataset(str(exported.folder), split="train")
+    train = load(exported.folder)
     export = tokenized(base, train, tmp_path / "export", exported.template)
     assert len(export) == len(loop) == len(rows)
     assert export["input_ids"] == loop["input_ids"]
@@ -108,12 +116,26 @@ def test_dataset_card_states_config_lineage_digests_and_validator(exported, run_
         assert fact in card
 
 
-def test_cli_export_without_out_writes_inside_the_run_and_prints_it(paper_copy, capsys):
+def test_cli_export_without_out_writes_inside_the_run_and_prints_it(paper_copy, capsys, load):
     assert main(["export", str(paper_copy), "1"]) == 0
     out = capsys.readouterr().out
     folder = paper_copy / "exports" / "r0-g1"
     assert f"export folder: {folder}" in out
-    assert len(load_dataset(str(folder), split="train")) > 0
+    assert len(load(folder)) > 0
+
+
+def test_exports_of_one_name_from_two_runs_load_their_own_rows(run_folders, tmp_path, load, sql):
+    """`datasets` caches a local folder by its name and file names: the rows' file name carries
+    their digest, so the second `r0-g1` is not served from the first one's cache."""
+    sizes = []
+    for policy in ("paper", "none"):
+        export_dataset(run_folders[policy], 1, tmp_path / policy / "r0-g1")
+        sizes.append(len(load(tmp_path / policy / "r0-g1")))
+    stored = [
+        sql(run_folders[p], "SELECT size FROM datasets WHERE run = 0 AND generation = 1")[0]["size"]
+        for p in ("paper", "none")
+    ]
+    assert sizes == stored and stored[0] != stored[1]
 
 
 def test_export_refuses_a_modified_snapshot(paper_copy, tmp_path, sql):

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import write_preset
+from tracking_helpers import write_preset
 
 from iterdeploy.analysis.export import export_dataset
 from iterdeploy.config import load_config

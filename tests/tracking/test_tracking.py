@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_preset
+from tracking_helpers import write_preset
 
 from iterdeploy.config import load_config
 from iterdeploy.errors import ConfigError

@@ -3,7 +3,7 @@
 The folder `export` writes:
 
     README.md             dataset card: what trained what, digests, validator, run config
-    data/train.jsonl      TRL conversational prompt-completion rows plus lineage columns
+    data/train-<sha12>.jsonl   TRL conversational prompt-completion rows plus lineage columns
     chat_template.jinja   the base model's chat template, wrapped (see `training_template`)
     source/r<run>-g<gen>.jsonl   the curated set byte for byte as the loop trained on it
 
@@ -14,6 +14,10 @@ generation prompt opens, and add a newline after the eos), so TRL given the mess
 would train on other tokens, silently. `chat_template.jinja` renders a final assistant turn
 as the loop did and everything else as the model's template; pass it to TRL with
 `SFTConfig(chat_template_path=...)`.
+
+The rows' file name carries the start of their sha256: `datasets` caches a local folder under
+its name and file names, not their contents, so two exports both called `r0-g1` with a fixed
+file name would load the first one's rows from the cache, silently.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ class Export:
     """What `export_dataset` wrote."""
 
     folder: Path  # load it with datasets.load_dataset(str(folder))
-    path: Path  # data/train.jsonl
+    path: Path  # data/train-<sha12>.jsonl
     source: Path  # the curated set, byte-identical to the one the model was trained on
     digest: str  # sha256 of `source`, equal to the store's record
     size: int
@@ -113,8 +117,11 @@ def export_dataset(
     (out / "source" / f"{stem}.jsonl.sha256").write_text(
         f"{dataset['digest']}  {source.name}\n", encoding="utf-8"
     )
-    train = out / "data" / "train.jsonl"
-    train.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    for old in (out / "data").glob("train-*.jsonl"):  # a previous export to this folder
+        old.unlink()
+    train = out / "data" / f"train-{_sha(text.encode())[:12]}.jsonl"
+    train.write_text(text, "utf-8")
     template_path = out / "chat_template.jinja"
     template_path.write_text(template, encoding="utf-8")
     facts = {
@@ -125,6 +132,7 @@ def export_dataset(
         "model": dict(model[0]) if model else None,
         "validator": dict(validator[0]) if validator else None,
         "rows": rows,
+        "train": train.name,
         "digests": {
             "source": dataset["digest"],
             "train": _sha(train.read_bytes()),
@@ -178,7 +186,7 @@ configs:
 - config_name: default
   data_files:
   - split: train
-    path: data/train.jsonl
+    path: data/{facts["train"]}
 task_categories:
 - text-generation
 tags:
@@ -221,7 +229,7 @@ assistant turn through the model's own template, which for Qwen3-style models dr
 - trained model: {trained}
 - curated set as trained: `source/r{run}-g{gen}.jsonl`, sha256 `{facts["digests"]["source"]}`
   (the store's record; checked before export)
-- `data/train.jsonl` sha256 `{facts["digests"]["train"]}`
+- `data/{facts["train"]}` sha256 `{facts["digests"]["train"]}`
 - `chat_template.jinja` sha256 `{facts["digests"]["template"]}`
 - validator: {validator["validator"] if validator else "-"} \
 {validator["validator_version"] if validator else ""}
