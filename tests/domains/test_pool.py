@@ -195,3 +195,18 @@ def test_a_ladder_too_small_for_the_size_fails_with_the_count_it_found(tmp_path)
     with pytest.raises(ConfigError, match=r"levels \[0\] hold only 1[0-9]{2} distinct problems"):
         build_pool("blocksworld", 200, 0, tmp_path / "p", levels=[0])
     assert not (tmp_path / "p").exists()
+
+
+def test_runs_sharing_a_cache_build_one_pool_at_a_time(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    out = tmp_path / "shared"
+    args = ("blocksworld", 40, 3, out)
+    kwargs = {"levels": [0, 1], "force": True, "jobs": 1}
+    with ProcessPoolExecutor(2) as pool:
+        futures = [pool.submit(build_pool, *args, **kwargs) for _ in range(4)]
+        assert [f.result() for f in futures] == [out] * 4
+    assert len(load_pool(out)) == 40
+    marker = (out / "pool.json").stat().st_mtime_ns
+    build_pool(*args, **kwargs)  # force never rebuilds an identical pool
+    assert (out / "pool.json").stat().st_mtime_ns == marker

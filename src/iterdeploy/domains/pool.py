@@ -35,6 +35,7 @@ from iterdeploy.domains import DOMAINS
 from iterdeploy.domains.base import Domain, Task
 from iterdeploy.domains.planner import PlannerConfig, find_plan
 from iterdeploy.errors import ConfigError, StoreError
+from iterdeploy.locks import locked
 from iterdeploy.pddl.model import Domain as PDDLDomain
 from iterdeploy.pddl.parser import parse_domain, parse_problem
 from iterdeploy.pddl.validate import Checker, prepare
@@ -104,9 +105,34 @@ def build_pool(
         "heldout": heldout,
         "planner": asdict(planner),
     }
-    if is_up_to_date(out, key, force):
-        log.info("pool %s is up to date (%s, %d tasks, seed %d)", out, domain, size, seed)
-        return out
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the pool folder {out}: {exc.strerror}; choose a writable --out"
+        ) from exc
+    # Runs that share a cache may ask for the same pool at once: one builds, the others wait
+    # and find it up to date.
+    with locked(out.parent / f".{out.name}.lock"):
+        if is_up_to_date(out, key, force):
+            log.info("pool %s is up to date (%s, %d tasks, seed %d)", out, domain, size, seed)
+            return out
+        return _build(dom, out, key, size, seed, levels, heldout, planner, jobs, max_attempts)
+
+
+def _build(
+    dom: Domain,
+    out: Path,
+    key: dict,
+    size: int,
+    seed: int,
+    levels: list[int],
+    heldout: float,
+    planner: PlannerConfig,
+    jobs: int | None,
+    max_attempts: int,
+) -> Path:
+    """Build the pool of `key` in a scratch folder and move it to `out`; return `out`."""
     scratch = make_scratch(out)
     try:
         started = time.perf_counter()
@@ -120,7 +146,7 @@ def build_pool(
         os.replace(scratch, out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    log.info("pool %s: %d %s tasks in %.1f s", out, size, domain, stats["wall_seconds"])
+    log.info("pool %s: %d %s tasks in %.1f s", out, size, dom.name, stats["wall_seconds"])
     return out
 
 
@@ -154,7 +180,7 @@ def is_up_to_date(out: Path, key: dict, force: bool) -> bool:
             raise ConfigError(
                 f"{marker} is unreadable ({exc}); pass --force to rebuild the pool"
             ) from exc
-        if built == key and not force:
+        if built == key:  # `force` replaces a different pool, never an identical one
             return True
         if not force:
             changed = sorted(k for k in key if built.get(k) != key[k])

@@ -12,21 +12,19 @@ files no longer match is rebuilt. A lock file serialises concurrent builds of th
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 from iterdeploy.embedded.config import FORMAT_VERSION, EmbeddedConfig
 from iterdeploy.embedded.model import build_random_model
 from iterdeploy.embedded.walks import WalkSpec, walk_examples
+from iterdeploy.locks import locked
 from iterdeploy.training.sft import replace_dir, train
 
 log = logging.getLogger(__name__)
@@ -114,14 +112,3 @@ def file_digest(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@contextmanager
-def locked(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on `lock_path` while inside."""
-    with lock_path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
