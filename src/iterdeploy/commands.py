@@ -417,7 +417,9 @@ def rollback(
 @app.command()
 def theory(
     seed: Annotated[int, typer.Option(help="Seed of the toy policies and the samples.")] = 0,
-    samples: Annotated[int, typer.Option(help="Monte Carlo draws per estimate.", min=2)] = 200_000,
+    samples: Annotated[
+        int, typer.Option(help="Monte Carlo draws per estimate (at least 10).", min=10)
+    ] = 200_000,
     lm: Annotated[bool, typer.Option(help="Also check on a tiny random Qwen3 model.")] = True,
 ) -> int:
     """Check numerically that SFT on valid traces is REINFORCE (propositions 1 and 2).
