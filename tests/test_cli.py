@@ -104,3 +104,45 @@ def test_a_validate_call_imports_neither_typer_nor_pydantic_nor_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.splitlines()[-1] == "0 []", done.stderr
+
+
+def test_run_with_a_misspelt_policy_exits_2_before_the_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--set", "curation.policy=papr", "--out", str(out)]) == 2
+    assert "unknown curation policy 'papr'. Did you mean 'paper'?" in capsys.readouterr().err
+    assert not out.exists()
+    args = ["run", "--set", "curation.policy=keep-k", "--set", "curation.params={'k': 0}"]
+    assert main([*args, "--out", str(out)]) == 2
+    assert "keep-k needs an integer k >= 1" in capsys.readouterr().err
+    assert main(["run", "--set", "model.template=bogus", "--out", str(out)]) == 2
+    assert "model.template = 'bogus'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_run_that_fails_before_its_first_stage_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ITERDEPLOY_CACHE", str(tmp_path / "cache"))
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")  # a model folder that does not load
+    out = tmp_path / "run"
+    args = ["run", "--set", "pool.size=4", "--set", f"model.base={model}", "--out", str(out)]
+    for _ in range(2):  # the same command again: the same error, not "already holds a run"
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "cannot load model" in err and f"removed {out}" in err
+        assert not out.exists()
+
+
+def test_resume_takes_no_new_settings(tmp_path, capsys):
+    assert main(["run", "--resume", str(tmp_path), "--set", "loop.runs=2"]) == 2
+    assert "--resume continues a run with its stored config" in capsys.readouterr().err
+
+
+def test_tasks_build_warns_about_levels_without_held_out_tasks(tmp_path, capsys):
+    args = ["tasks", "build", "--domain", "blocksworld", "--size", "4", "--max-level", "1"]
+    assert main([*args, "--out", str(tmp_path / "pool"), "--jobs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "Warning: level 0 has 2 tasks and none held out (round(0.2 x 2) = 0)" in err
+    assert "Warning: level 1 has 2 tasks" in err
+    assert main(["tasks", "build", "--domain", "blocksworld", "--size", "0", "--out", "x"]) == 2
+    assert "--size" in capsys.readouterr().err
