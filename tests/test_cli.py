@@ -146,3 +146,18 @@ def test_tasks_build_warns_about_levels_without_held_out_tasks(tmp_path, capsys)
     assert "Warning: level 1 has 2 tasks" in err
     assert main(["tasks", "build", "--domain", "blocksworld", "--size", "0", "--out", "x"]) == 2
     assert "--size" in capsys.readouterr().err
+
+
+def test_without_the_hf_extra_run_names_it_and_exits_2(tmp_path):
+    """A plain `pip install -e .`: no torch, no transformers (blocked here) and no traceback."""
+    code = (
+        "import sys\n"
+        "for m in ('torch', 'transformers', 'peft', 'trl', 'datasets'): sys.modules[m] = None\n"
+        "from iterdeploy.cli import main\n"
+        f"raise SystemExit(main(['run', '--preset', 'quickstart', '--out', {str(tmp_path)!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: this run needs: pip install 'iterdeploy[hf,train]'")
+    assert "Traceback" not in done.stderr
+    assert not any(tmp_path.iterdir())

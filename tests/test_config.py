@@ -241,9 +241,10 @@ def test_check_run_accepts_the_presets_and_a_model_folder(tmp_path):
 def test_check_run_names_every_missing_extra():
     code = (
         "import sys\n"
-        "for m in ('torch', 'transformers', 'trl', 'up_fast_downward'): sys.modules[m] = None\n"
+        "for m in ('torch', 'transformers', 'trl'): sys.modules[m] = None\n"
         "from iterdeploy.config import check_run, load_config\n"
         "check_run(load_config('quickstart'))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert "this run needs: pip install 'iterdeploy[hf,planner,train]'" in done.stderr
+    assert "this run needs: pip install 'iterdeploy[hf,train]'" in done.stderr
+    assert "(missing modules torch, transformers, trl)" in done.stderr

@@ -205,7 +205,9 @@ def _check_extras(config: RunConfig) -> None:
 
     from iterdeploy.registry import EXTRAS
 
-    needed = ["up_fast_downward"]  # pools are built with Fast Downward's reference plans
+    # Not [planner]: tiny tasks are solved by breadth-first search; a pool that needs Fast
+    # Downward fails at once, before any stage, and `iterdeploy run` then removes the folder.
+    needed = []
     if config.model.base == "embedded" or config.model.backend == "transformers":
         needed += ["torch", "transformers"]
     if config.loop.generations > 0:
