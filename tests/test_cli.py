@@ -11,6 +11,7 @@ from iterdeploy import __version__, commands
 from iterdeploy.cli import VALIDATE_FLAGS, main, plain_validate_args
 from iterdeploy.commands import run_app
 from iterdeploy.errors import IterdeployError
+from iterdeploy.loop.store import Store
 from iterdeploy.registry import Registry
 
 
@@ -132,6 +133,14 @@ def test_a_run_that_fails_before_its_first_stage_leaves_no_folder(tmp_path, caps
         err = capsys.readouterr().err
         assert "cannot load model" in err and f"removed {out}" in err
         assert not out.exists()
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(args) == 2
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]  # only the run's own files went
+    Store(out / Store.FILENAME, create=True).close()  # a run that is there already stays
+    assert main(args) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (out / Store.FILENAME).is_file()
 
 
 def test_resume_takes_no_new_settings(tmp_path, capsys):

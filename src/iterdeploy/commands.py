@@ -218,7 +218,7 @@ def run(
 
 
 def _start_or_clean_up(config, out: Path | None) -> Path:
-    """Return the finished run folder; remove the folder if the run fails before any stage."""
+    """Return the finished run folder; undo what a run that fails before any stage created."""
     import shutil
 
     from iterdeploy.errors import IterdeployError
@@ -226,17 +226,22 @@ def _start_or_clean_up(config, out: Path | None) -> Path:
     from iterdeploy.loop.store import Store
 
     folder = out if out is not None else Path(config.loop.out_dir) / new_run_id()
-    existed = folder.exists()
+    existed, store = folder.exists(), folder / Store.FILENAME
+    had_run = store.exists()
     try:
         return start_run(config, folder)
     except IterdeployError:
-        store = folder / Store.FILENAME
-        if not existed and store.is_file():
-            with Store(store) as opened:
-                started = opened.query("SELECT 1 FROM stages LIMIT 1")
-            if not started:
+        if had_run or not store.is_file():
+            raise
+        with Store(store) as opened:
+            started = opened.query("SELECT 1 FROM stages LIMIT 1")
+        if not started:
+            if existed:  # a folder the user made: remove only the run's files
+                for name in ("config.toml", store.name, f"{store.name}-wal", f"{store.name}-shm"):
+                    (folder / name).unlink(missing_ok=True)
+            else:
                 shutil.rmtree(folder)
-                typer.echo(f"removed {folder}: the run failed before its first stage", err=True)
+            typer.echo(f"removed {folder}: the run failed before its first stage", err=True)
         raise
 
 
