@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from iterdeploy.errors import ConfigError
+
+if TYPE_CHECKING:
+    from iterdeploy.config import RunConfig
 
 app = typer.Typer(
     name="iterdeploy",
@@ -198,8 +201,9 @@ def run(
 ) -> None:
     """Run the loop: deploy, validate, curate and fine-tune the base, generation by generation.
 
-    Every name and parameter is checked before the run folder is created. A run that fails
-    before its first stage is done is removed again; one that fails later is kept for `resume`.
+    Names and parameters are checked before the run folder is made.
+
+    A run that fails before its first stage is removed; a later failure is kept for `resume`.
     """
     from iterdeploy.config import check_run, load_config
 
@@ -217,7 +221,7 @@ def run(
     _print_run(_start_or_clean_up(config, out))
 
 
-def _start_or_clean_up(config, out: Path | None) -> Path:
+def _start_or_clean_up(config: RunConfig, out: Path | None) -> Path:
     """Return the finished run folder; undo what a run that fails before any stage created."""
     import shutil
 
@@ -405,8 +409,7 @@ def rollback(
 ) -> None:
     """Deploy an earlier generation again (default: the one deployed before); deletes nothing.
 
-    --to G must be a generation the gate released (generation 0, or one that passed against
-    the last release before it); --force deploys it anyway. --to and --gated exclude each other.
+    --to G needs a generation the gate released (0, or one that passed), or --force.
     """
     from iterdeploy.analysis.governance import GateConfig
     from iterdeploy.analysis.governance import rollback as rollback_to
