@@ -4,6 +4,8 @@
   python bench/models.py train      # SFT tokens/s, LoRA vs full fine-tuning
   python bench/models.py build [--variant "batch_size=32 learning_rate=6e-3"]...
                                     # embedded model recipes: build time and probe, side by side
+  python bench/models.py deploy --model DIR [--batch 64 --batch 128] [--dtype float32]
+                                    # sampling as the quickstart does: traces/s and tokens/s
 
 Each comparison runs its contenders side by side, alternating, and reports medians.
 Run with `nice` on a shared machine. Scratch files go to a temporary directory.
@@ -93,6 +95,44 @@ def bench_generate(size: str, batches: list[int], new_tokens: int, repeats: int)
             print(f"{batch:5d}  {wall} | {oc:11.0f}  {bc:8.0f}  {oc / bc:5.2f}")
 
 
+def bench_deploy(models: list[str], batches: list[int], dtypes: list[str], tasks: int) -> None:
+    """Print traces/s and tokens/s of the transformers backend sampling as the quickstart does
+    (fresh Blocksworld tasks of levels 0-1, compact prompt, n = 8, T = 1.0, 128 new tokens at
+    most) for each model folder x batch size x dtype. Traces/s compares models whose tokenizers
+    differ; tokens/s does not."""
+    import random
+
+    from iterdeploy.domains import DOMAINS
+    from iterdeploy.prompting.build import build_prompt
+
+    spec, rng = DOMAINS.get("blocksworld"), random.Random(7)
+    prompts = [
+        build_prompt(
+            "compact",
+            spec.name,
+            spec.domain_pddl,
+            spec.generate(rng, spec.sample_params(rng, spec.level_ranges(i % 2))),
+        )
+        for i in range(tasks)
+    ]
+    params = SamplingParams(n=8, temperature=1.0, max_tokens=128)
+    print("model | dtype | batch | traces/s wall | tokens/s wall | tokens/trace")
+    for model in models:
+        for dtype in dtypes:
+            for batch in batches:
+                with TransformersBackend(model, batch_size=batch, dtype=dtype) as backend:
+                    t0 = time.perf_counter()
+                    traces = backend.generate(prompts, params, seeds=list(range(tasks)))
+                    wall = time.perf_counter() - t0
+                tokens = sum(t.output_tokens for row in traces for t in row)
+                count = tasks * params.n
+                print(
+                    f"{model} | {dtype} | {batch} | {count / wall:.0f} | {tokens / wall:.0f} | "
+                    f"{tokens / count:.1f}",
+                    flush=True,
+                )
+
+
 def rates(tokens: int, wall0: float, cpu0: float) -> tuple[float, float]:
     """Return (tokens per wall second, tokens per CPU second) since (wall0, cpu0)."""
     return tokens / (time.perf_counter() - wall0), tokens / (time.process_time() - cpu0)
@@ -165,7 +205,10 @@ def bench_build(variants: list[list[str]], tasks: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["generate", "train", "build"])
+    parser.add_argument("what", choices=["generate", "train", "build", "deploy"])
+    parser.add_argument("--model", action="append", default=[], help="deploy: model folders")
+    parser.add_argument("--batch", type=int, action="append", default=[], help="deploy: rows")
+    parser.add_argument("--dtype", action="append", default=[], help="deploy: float32, ...")
     parser.add_argument("--size", default="small", help="model size preset (embedded.model.SIZES)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--new-tokens", type=int, default=100)
@@ -178,10 +221,13 @@ def main() -> None:
         "repeat to compare recipes side by side (default: the default recipe)",
     )
     parser.add_argument("--tasks", type=int, default=128, help="fresh tasks the build probes")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     if args.what == "generate":
         bench_generate(args.size, [1, 16, 64], args.new_tokens, args.repeats)
+    elif args.what == "deploy":
+        bench_deploy(args.model, args.batch or [64, 128], args.dtype or ["float32"], args.tasks)
     elif args.what == "train":
         bench_train(args.size, args.examples, args.repeats)
     else:

@@ -31,8 +31,8 @@ def launch(preset: str, base_seed: int, args: argparse.Namespace) -> subprocess.
     """Start one run folder's `iterdeploy run` for `base_seed`; its log goes to a file beside it."""
     out = args.out / f"base-{base_seed}"
     command = [
-        str(Path(sys.executable).with_name("iterdeploy")), "run", "--preset", preset, "--out", str(out),
-        "--set", f"embedded.seed={base_seed}", "--set", f"loop.runs={args.runs}",
+        str(Path(sys.executable).with_name("iterdeploy")), "run", "--preset", preset,
+        "--out", str(out), "--set", f"embedded.seed={base_seed}", "--set", f"loop.runs={args.runs}",
         "--set", f"loop.seed={args.loop_seed}",
     ]  # fmt: skip
     for item in args.overrides:

@@ -1,7 +1,7 @@
 """Validator speed: ours vs unified-planning's SequentialPlanValidator, same plans, one run.
 
 Usage: nice .venv/bin/python bench/validate.py [--domain blocksworld] [--tasks 12]
-                                              [--steps 80-120] [--repeat 5]
+                                              [--steps 80-120] [--repeat 5] [--adl]
 
 Corpus: IPC-2023 reference solutions of the domain with --steps steps (default: Blocksworld,
 80-120), plus one mutation of each (drop, swap, replace-arg, truncate in turn), so about half
@@ -11,6 +11,11 @@ the plans are invalid. For each plan we time, side by side:
 - ours, cold: a freshly prepared checker (grounding every step; preparation not timed);
 - unified-planning: plan parsing + SequentialPlanValidator on a problem parsed once.
 Prints per-plan medians, plans/s and the ratios UP/ours, plus prepare and parse times.
+
+--adl runs the same comparison on an ADL domain instead: unified-planning's own miconic file
+(full ADL: forall, exists, imply, or in preconditions, conditional effects under forall, a
+quantified goal), on --tasks generated problems (8 floors, 6 passengers) solved by Fast
+Downward, each plan plus one mutation.
 
 `python bench/validate.py startup [--repeat 21]` times one whole `iterdeploy validate D P PLAN`
 process against `python -c pass` (the interpreter's floor), alternating, and prints the medians,
@@ -26,6 +31,7 @@ import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from statistics import median
@@ -35,7 +41,8 @@ from iterdeploy.pddl.parser import load_domain, load_problem
 from iterdeploy.pddl.plan import plan_lines
 from iterdeploy.pddl.validate import prepare
 
-ROOT = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "ipc2023-learning"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"  # as in the tests
+ROOT = Path(os.environ.get("ITERDEPLOY_BENCHMARKS", BENCHMARKS)) / "ipc2023-learning"
 
 
 def corpus(domain: str, count: int, low: int, high: int) -> list[tuple[Path, list[str]]]:
@@ -106,6 +113,68 @@ def time_up(domain_path: Path, plans: list[tuple[Path, list[str]]]) -> tuple[lis
     return per_plan, parse, valid
 
 
+def adl_corpus(
+    folder: Path, count: int, floors: int = 8, passengers: int = 6
+) -> tuple[Path, list[tuple[Path, list[str]]]]:
+    """Return unified-planning's miconic domain and (problem, steps) for `count` generated
+    problems written to `folder`: Fast Downward's plan and one mutation of each."""
+    import unified_planning
+
+    from iterdeploy.domains.planner import LAMA_FIRST, run_fast_downward
+
+    domain = Path(unified_planning.__file__).parent / "test" / "pddl" / "miconic" / "domain.pddl"
+    rng = random.Random(0)
+    out = []
+    for index in range(count):
+        problem = folder / f"miconic-{index}.pddl"
+        problem.write_text(_miconic_problem(rng, index, floors, passengers))
+        plan, status = run_fast_downward(
+            domain.read_text(), problem.read_text(), LAMA_FIRST, 60, 2048
+        )
+        if plan is None:
+            raise SystemExit(f"Fast Downward found no plan for {problem}: {status}")
+        objects = sorted(o.name for o in load_problem(problem).objects)
+        out.append((problem, list(plan)))
+        out.append((problem, mutate_plan(rng, list(plan), objects, MUTATIONS[index % 4])[1]))
+    return domain, out
+
+
+def _miconic_problem(rng: random.Random, index: int, floors: int, passengers: int) -> str:
+    """Return a miconic problem: each passenger between two random floors, lift at f0."""
+    names = [f"f{i}" for i in range(floors)]
+    init = [f"(above {a} {b})" for i, a in enumerate(names) for b in names[i + 1 :]]
+    for p in range(passengers):
+        origin, destin = rng.sample(names, 2)
+        init += [f"(origin p{p} {origin})", f"(destin p{p} {destin})"]
+    people = " ".join(f"p{p}" for p in range(passengers))
+    return (
+        f"(define (problem miconic-{index}) (:domain miconic)\n"
+        f"  (:objects {people} - passenger {' '.join(names)} - floor)\n"
+        f"  (:init (lift-at f0) {' '.join(init)})\n"
+        "  (:goal (forall (?p - passenger) (served ?p))))\n"
+    )
+
+
+def report(domain_path: Path, plans: list[tuple[Path, list[str]]], repeat: int) -> None:
+    """Time both validators on `plans` and print the comparison."""
+    steps = median(len(s) for _, s in plans)
+    warm, cold, prep, verdicts = time_ours(domain_path, plans, repeat)
+    up, up_parse, up_valid = time_up(domain_path, plans)
+    agree = sum(v.valid == u for v, u in zip(verdicts, up_valid, strict=True))
+    print(f"plans: {len(plans)} (median {steps} steps), {sum(up_valid)} valid; agree {agree}")
+    rows = [
+        ("ours, warm", median(warm)),
+        ("ours, cold", median(cold)),
+        ("unified-planning", median(up)),
+    ]
+    for name, seconds in rows:
+        print(f"{name:18s} {seconds * 1e3:9.3f} ms/plan {1 / seconds:11.0f} plans/s")
+    print(f"ratio UP / ours warm: {median(up) / median(warm):8.0f}x")
+    print(f"ratio UP / ours cold: {median(up) / median(cold):8.0f}x")
+    print(f"prepare (ours): {median(prep) * 1e3:.2f} ms/task", end="; ")
+    print(f"parse problem (UP): {median(up_parse) * 1e3:.1f} ms/task")
+
+
 STARTUP_TASK = Path(__file__).resolve().parents[1] / "tests" / "pddl" / "data"
 
 
@@ -162,28 +231,17 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=12, help="tasks (2 plans each)")
     parser.add_argument("--steps", default="80-120", help="reference plan lengths, LOW-HIGH")
     parser.add_argument("--repeat", type=int, default=5, help="warm rounds per plan")
+    parser.add_argument("--adl", action="store_true", help="ADL: miconic, generated problems")
     args = parser.parse_args()
+    if args.adl:
+        with tempfile.TemporaryDirectory(prefix="iterdeploy-bench-") as scratch:
+            report(*adl_corpus(Path(scratch), args.tasks), args.repeat)
+        return
     low, high = (int(x) for x in args.steps.split("-"))
     plans = corpus(args.domain, args.tasks, low, high)
     if not plans:
         raise SystemExit(f"no {args.domain} reference plan has {args.steps} steps")
-    domain_path = ROOT / args.domain / "domain.pddl"
-    steps = median(len(s) for _, s in plans)
-    warm, cold, prep, verdicts = time_ours(domain_path, plans, args.repeat)
-    up, up_parse, up_valid = time_up(domain_path, plans)
-    agree = sum(v.valid == u for v, u in zip(verdicts, up_valid, strict=True))
-    print(f"plans: {len(plans)} (median {steps} steps), {sum(up_valid)} valid; agree {agree}")
-    rows = [
-        ("ours, warm", median(warm)),
-        ("ours, cold", median(cold)),
-        ("unified-planning", median(up)),
-    ]
-    for name, seconds in rows:
-        print(f"{name:18s} {seconds * 1e3:9.3f} ms/plan {1 / seconds:11.0f} plans/s")
-    print(f"ratio UP / ours warm: {median(up) / median(warm):8.0f}x")
-    print(f"ratio UP / ours cold: {median(up) / median(cold):8.0f}x")
-    print(f"prepare (ours): {median(prep) * 1e3:.2f} ms/task", end="; ")
-    print(f"parse problem (UP): {median(up_parse) * 1e3:.1f} ms/task")
+    report(ROOT / args.domain / "domain.pddl", plans, args.repeat)
 
 
 if __name__ == "__main__":

@@ -261,10 +261,12 @@ def resume_command(
 
 
 def _print_run(folder: Path) -> None:
+    from iterdeploy.analysis.verdict import folder_verdict
     from iterdeploy.loop.orchestrator import read_summaries
     from iterdeploy.loop.stages import format_table
 
     typer.echo(format_table(read_summaries(folder)))
+    typer.echo(folder_verdict(str(folder)).text())
     typer.echo(f"run folder: {folder}")
 
 
@@ -360,14 +362,17 @@ def export(
     generation: Annotated[
         int, typer.Argument(help="The generation the set trained.", metavar="GEN", min=0)
     ],
-    out: Annotated[str, typer.Option(help="Folder to write the snapshot to.")],
+    out: Annotated[
+        str | None, typer.Option(help="Folder to write (default RUN/exports/r<run>-g<GEN>).")
+    ] = None,
     run: RunIndex = 0,
 ) -> None:
-    """Export the curated set that trained GEN as JSONL, with its digest and lineage."""
-    from iterdeploy.analysis.lineage import export_dataset
+    """Export the curated set that trained GEN as a Hugging Face dataset with a dataset card."""
+    from iterdeploy.analysis.export import export_dataset
 
     done = export_dataset(run_dir, generation, out, run=run)
-    typer.echo(f"{done.path} ({done.size} examples, sha256 {done.digest})")
+    typer.echo(f"{done.size} examples (sha256 {done.digest}), dataset card {done.card}")
+    typer.echo(f"export folder: {done.folder}")
 
 
 @app.command()

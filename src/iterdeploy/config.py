@@ -28,6 +28,7 @@ from iterdeploy.curation.checks import CheckConfig
 from iterdeploy.embedded.config import EmbeddedConfig
 from iterdeploy.errors import ConfigError
 from iterdeploy.generation.base import SamplingParams
+from iterdeploy.tracking.config import TrackingConfig
 from iterdeploy.training.config import TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -103,6 +104,12 @@ class ModelConfig:
     backend_options: dict[str, Any] = field(default_factory=dict)  # backend keyword arguments
     template: str = "compact"  # prompt template: "compact" (tiny models) or "paper"
 
+    def __post_init__(self) -> None:
+        if "api_key" in self.backend_options:  # the message never repeats the secret
+            from iterdeploy.generation.openai_http import LITERAL_KEY
+
+            raise ConfigError(LITERAL_KEY)
+
 
 @dataclass(frozen=True, slots=True)
 class CurationConfig:
@@ -138,6 +145,7 @@ class RunConfig:
     training: TrainConfig = field(default_factory=TrainConfig)
     gate: GateConfig = field(default_factory=GateConfig)  # the release gate of loop.deploy=gated
     embedded: EmbeddedConfig = field(default_factory=EmbeddedConfig)  # model.base = "embedded"
+    tracking: TrackingConfig | None = None  # experiment trackers; None = no [tracking] table
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.pool.domains) - set(self.embedded.domains))

@@ -30,7 +30,7 @@ def test_cli_lineage_prints_json(run_folders, capsys, sql):
 
 def test_cli_export_promote_rollback(paper_copy, tmp_path, capsys, sql):
     assert main(["export", str(paper_copy), "1", "--out", str(tmp_path), "--run", "1"]) == 0
-    assert (tmp_path / "r1-g1.jsonl").is_file()
+    assert (tmp_path / "source" / "r1-g1.jsonl").is_file() and (tmp_path / "README.md").is_file()
     assert (
         main(
             [

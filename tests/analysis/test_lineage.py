@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pytest
 
 from iterdeploy.analysis.data import format_trace_id
-from iterdeploy.analysis.lineage import export_dataset, format_lineage, trace_lineage
-from iterdeploy.errors import ConfigError, StoreError
+from iterdeploy.analysis.lineage import format_lineage, trace_lineage
+from iterdeploy.errors import ConfigError
 
 
 def test_lineage_covers_every_curated_trace(run_folders, sql):
@@ -45,31 +44,3 @@ def test_lineage_names_model_dataset_validator_and_sampling(run_folders, sql):
 def test_lineage_of_an_unknown_trace_is_a_usage_error(run_folders):
     with pytest.raises(ConfigError, match="no trace"):
         trace_lineage(run_folders["paper"], "0/1/no-such-task/0")
-
-
-def test_export_writes_the_trained_snapshot_with_digest_and_trace_ids(run_folders, tmp_path, sql):
-    folder = run_folders["paper"]
-    stored = sql(folder, "SELECT * FROM datasets WHERE run = 1 AND generation = 2")[0]
-    done = export_dataset(folder, 2, tmp_path, run=1)
-    data = done.path.read_bytes()
-    assert data == (folder / stored["path"]).read_bytes()
-    assert hashlib.sha256(data).hexdigest() == stored["digest"] == done.digest
-    assert (tmp_path / "r1-g2.jsonl.sha256").read_text().split()[0] == stored["digest"]
-    ids = [json.loads(line)["trace_id"] for line in done.lineage_path.read_text().splitlines()]
-    assert len(ids) == stored["size"] == len(data.decode().splitlines())
-    rows = [json.loads(line) for line in data.decode().splitlines()]
-    assert set(rows[0]) == {"prompt", "completion"}
-
-
-def test_export_refuses_a_modified_snapshot(paper_copy, tmp_path, sql):
-    stored = sql(paper_copy, "SELECT path FROM datasets WHERE run = 0 AND generation = 1")[0]
-    with open(paper_copy / stored["path"], "a", encoding="utf-8") as fh:
-        fh.write('{"prompt": "x", "completion": "y"}\n')
-    with pytest.raises(StoreError, match="modified after curation"):
-        export_dataset(paper_copy, 1, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
-def test_export_of_a_missing_generation_lists_what_exists(run_folders, tmp_path):
-    with pytest.raises(ConfigError, match="available: r0-g1"):
-        export_dataset(run_folders["paper"], 0, tmp_path)

@@ -76,3 +76,27 @@ def test_validate_batch_keeps_order_and_survives_bad_lines(
     ]
     assert [r["valid"] for r in records] == [True, False, False, False]
     assert "missing.plan" in records[2]["error"]
+
+
+def test_validate_batch_that_is_not_utf8_is_an_input_error_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    batch = tmp_path / "batch.jsonl"
+    batch.write_bytes(b'{"domain": "d\xe9.pddl", "problem": "p.pddl", "plan": "x.plan"}\n')
+    assert main(["validate", "--batch", str(batch)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("Error: ") and "is not UTF-8" in captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_validate_batch_and_plan_may_start_with_a_byte_order_mark(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "bom.plan"
+    plan.write_text("\ufeff" + (DATA / "typed-plan.plan").read_text(), encoding="utf-8")
+    batch = tmp_path / "batch.jsonl"
+    line = json.dumps({"domain": TASK[0], "problem": TASK[1], "plan": "bom.plan"})
+    batch.write_text("\ufeff" + line + "\n", encoding="utf-8")
+    assert main(["validate", "--batch", str(batch), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reason"] == "ok"
+    assert main(["validate", *TASK, str(plan)]) == 0

@@ -53,9 +53,9 @@ HEAD = "(define (domain d) (:requirements :typing) (:types t) (:predicates (p ?x
     ("text", "message", "token"),
     [
         (
-            HEAD + "(:action a :parameters (?x - t) :precondition (or (p ?x) (q)) :effect (q)))",
-            "disjunctive conditions are not supported",
-            "or",
+            HEAD + "(:action a :parameters (?x - t) :precondition (>= (f ?x) 1) :effect (q)))",
+            "numeric fluents are not supported",
+            ">=",
         ),
         (
             HEAD + "(:action a :parameters (?x - t) :precondition (p ?y) :effect (q)))",
@@ -65,13 +65,13 @@ HEAD = "(define (domain d) (:requirements :typing) (:types t) (:predicates (p ?x
         (HEAD + "(:action a :parameters (?x -) :effect (q)))", "'-' must sit between", "-"),
         (HEAD + "(:action a :parameters (?x - t) :effect (p ?x ?x)))", "takes 1 arguments", None),
         (
-            HEAD + "(:action a :parameters (?x - t) :effect (forall (?y - t) (p ?y))))",
-            "universal quantifiers",
-            "forall",
+            HEAD + "(:action a :parameters (?x - t) :effect (forall (?y - t) (p ?z))))",
+            "undeclared variable",
+            "?z",
         ),
         (HEAD + "(:action a :parameters (?x ?x) :effect (q)))", "duplicate parameter", "?x"),
         (HEAD + "(:axiom (q)))", "unknown section", ":axiom"),
-        ("(define (domain d) (:types a - b b - a))", "its own ancestor", None),
+        ("(define (domain d) (:types a - b b - a))", "its own ancestor", "a"),
         (HEAD + ") (extra)", "text after the closing", None),
     ],
 )

@@ -1,15 +1,13 @@
-"""Lineage of one trace, the list of trace ids, and export of a curated snapshot with its digest.
+"""Lineage of one trace: where it came from and where it went; the list of trace ids.
 
 A trace's lineage answers: which task and prompt, sampled how, by which model (base + adapter
 digest, and the digest of the curated set that model was trained on), judged by which
-validator with which verdict, and which later curated sets it entered. Export copies the
-curated set that trained a generation, verified against the digest the store recorded, and
-writes beside it the trace id of every example.
+validator with which verdict, and which later curated sets it entered. (`export.py` writes a
+curated set out as a dataset whose rows carry these trace ids.)
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -217,79 +215,6 @@ def format_traces(found: list[TraceListing]) -> str:
         sets = ",".join(f"g{g}" for g in t.curated_in) or "-"
         lines.append(f"{t.trace_id}\t{t.split}\t{verdict}\t{t.plan_length}\t{sets}")
     return "\n".join(lines)
-
-
-@dataclass(frozen=True, slots=True)
-class Export:
-    """What `export_dataset` wrote."""
-
-    path: Path  # the curated set, byte-identical to the one the model was trained on
-    digest: str  # its sha256, equal to the store's record
-    size: int
-    lineage_path: Path  # one JSON line per example: position and trace id
-
-
-def export_dataset(folder: str | Path, generation: int, out: str | Path, run: int = 0) -> Export:
-    """Write the curated set that trained (run, generation) to `out`, after checking its digest.
-
-    Writes `<out>/r<run>-g<gen>.jsonl`, `<out>/r<run>-g<gen>.jsonl.sha256` and
-    `<out>/r<run>-g<gen>.lineage.jsonl` (position -> trace id).
-    """
-    folder, out = Path(folder), Path(out)
-    with open_store(folder) as store:
-        row = store.query(
-            "SELECT digest, size, path FROM datasets WHERE run = ? AND generation = ?",
-            (run, generation),
-        )
-        if not row:
-            have = [
-                f"r{r['run']}-g{r['generation']}"
-                for r in store.query(
-                    "SELECT run, generation FROM datasets ORDER BY run, generation"
-                )
-            ]
-            raise ConfigError(
-                f"run {run} has no curated set for generation {generation} in {folder}; "
-                f"available: {', '.join(have) or 'none (generation 0 trains on nothing)'}"
-            )
-        sources = store.query(
-            "SELECT position, task_id, source_generation, sample FROM dataset_examples "
-            "WHERE run = ? AND generation = ? ORDER BY position",
-            (run, generation),
-        )
-    digest, size, relative = row[0]["digest"], row[0]["size"], row[0]["path"]
-    data = (folder / relative).read_bytes() if (folder / relative).is_file() else None
-    if data is None:
-        raise StoreError(f"{folder / relative} is missing; the run folder is incomplete")
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != digest:
-        raise StoreError(
-            f"{folder / relative} has digest {actual[:12]} but the store recorded {digest[:12]}: "
-            "the file was modified after curation; restore it from a backup"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"r{run}-g{generation}"
-    path = out / f"{stem}.jsonl"
-    path.write_bytes(data)
-    (out / f"{stem}.jsonl.sha256").write_text(f"{digest}  {path.name}\n", encoding="utf-8")
-    lineage_path = out / f"{stem}.lineage.jsonl"
-    lineage_path.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "position": s["position"],
-                    "trace_id": format_trace_id(
-                        run, s["source_generation"], s["task_id"], s["sample"]
-                    ),
-                }
-            )
-            + "\n"
-            for s in sources
-        ),
-        encoding="utf-8",
-    )
-    log.info("exported %s (%d examples, sha256 %s)", path, size, digest[:12])
-    return Export(path, digest, size, lineage_path)
 
 
 def _one(store: Store, sql: str, params: tuple, missing: str):

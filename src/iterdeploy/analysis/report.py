@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import html
 import json
 import logging
@@ -22,6 +23,7 @@ from iterdeploy.analysis.audit import LONG_RATIO, audit_tables
 from iterdeploy.analysis.data import RunData, load_run
 from iterdeploy.analysis.governance import GateConfig, gate_table, loop_deployments_table
 from iterdeploy.analysis.metrics import Group, Table
+from iterdeploy.analysis.verdict import Verdict, folder_gate, run_config, verdict
 from iterdeploy.registry import load_object
 
 log = logging.getLogger(__name__)
@@ -47,11 +49,12 @@ class Report:
     tables: tuple[Path, ...]
     figures: tuple[Path, ...]
     sections: tuple[Section, ...]
+    verdict: Verdict
 
     def summary(self) -> str:
-        """Return the headline tables (base vs final generation, pool and held-out) as text."""
+        """Return the verdict, then the headline tables (base vs final, pool and held-out)."""
         heads = [t for s in self.sections for t in s.tables if t.name.startswith("headline_")]
-        return "\n\n".join(metrics.format_table(t) for t in heads)
+        return "\n\n".join([self.verdict.text(), *(metrics.format_table(t) for t in heads)])
 
 
 def write_report(
@@ -60,20 +63,41 @@ def write_report(
     gate: GateConfig | None = None,
     long_ratio: float = LONG_RATIO,
 ) -> Report:
-    """Write the report of the run folders `folders` into `out` and return what it wrote."""
+    """Write the report of the run folders `folders` into `out` and return what it wrote.
+
+    `gate` None measures each folder with its own configured [gate] thresholds.
+    """
     out = Path(out)
-    datas = [load_run(f) for f in folders]
+    datas = label_runs([load_run(f) for f in folders])
     groups = metrics.group_runs(datas)
     has_heldout = any(d.split_tasks("heldout") for d in datas)
-    if gate is None:
-        gate = GateConfig(split="heldout" if has_heldout else "pool")
+    found = verdict(datas, groups, gate)
     figures = _figures(groups, out)
-    sections = _sections(datas, groups, figures, gate, long_ratio, has_heldout)
+    sections = _sections(datas, groups, figures, gate or folder_gate(datas[0]), long_ratio,
+                         has_heldout)  # fmt: skip
     table_files = _write_tables([t for s in sections for t in s.tables], out / "tables")
     page = out / "report.html"
-    page.write_text(render_html(sections, datas), encoding="utf-8")
+    page.write_text(render_html(sections, datas, found), encoding="utf-8")
     log.info("report: %s (%d tables, %d figures)", page, len(table_files) // 2, len(figures))
-    return Report(page, tuple(table_files), tuple(figures.values()), tuple(sections))
+    return Report(page, tuple(table_files), tuple(figures.values()), tuple(sections), found)
+
+
+def label_runs(datas: list[RunData]) -> list[RunData]:
+    """Return `datas` labelled for the legend: by policy, or by seed where folders share one.
+
+    Folders of one policy and seed keep one label, so their runs pool as repetitions.
+    """
+    policies = [d.policy for d in datas]
+    if len(set(policies)) == len(policies):
+        return datas
+    out = []
+    for d in datas:
+        if policies.count(d.policy) == 1:
+            out.append(d)
+            continue
+        seed = run_config(d).get("loop", {}).get("seed", 0)
+        out.append(dataclasses.replace(d, policy=f"{d.policy}, seed {seed}"))
+    return out
 
 
 def _figures(groups: list[Group], out: Path) -> dict[str, Path]:
@@ -96,7 +120,10 @@ def _sections(
             groups,
             "pool",
             "Pool tasks",
-            "The tasks the models are deployed on and curated from (the paper's only split).",
+            "The tasks the models are deployed on and curated from (the paper's only split). "
+            "The figure puts pool (solid) and held-out (dashed) solve rates on one axis; the "
+            "second panel (or row) counts distinct problems, the honest measure when a pool "
+            "repeats one.",
             (figures["solved"],),
         )
     ]
@@ -112,24 +139,24 @@ def _sections(
     ablation = metrics.ablation(groups, "pool")
     sections += [
         Section(
-            "Curation, plan lengths and reasoning tokens",
-            "What each generation was trained on, and how its solved plans and reasoning grew.",
-            tuple(
-                t
-                for t in (metrics.curated_sizes(groups), ablation, metrics.plan_and_tokens(groups))
-                if t is not None
-            ),
+            "Curation",
+            "What each generation was trained on, and the share of sampled traces that were "
+            "valid (the pool the curation selects from).",
+            tuple(t for t in (metrics.curated_sizes(groups), ablation) if t is not None),
+            (figures["curation"],),
+        ),
+        Section(
+            "Plan lengths and reasoning tokens",
+            "How long the solved plans were next to the reference plans of the same tasks, and "
+            "how much the models reasoned.",
+            (metrics.plan_and_tokens(groups),),
             (figures["plan_lengths"], figures["length_ratio"], figures["reasoning_tokens"]),
         ),
         Section(
-            "Regression monitor",
-            "Tasks solved by generation n-1 and no longer by generation n.",
-            (summary, lost),
-        ),
-        Section(
             "Training",
-            "The fine-tuning loss of each generation's model (trained from the base model on "
-            "its curated set), per logged optimizer step; dashed: validation loss.",
+            "The SFT loss of each generation's model (trained from the base model on its curated "
+            "set): the mean cross-entropy of the completion tokens, per logged optimizer step; "
+            "dashed: validation loss.",
             (metrics.training(groups),),
             (figures["training_loss"],),
         ),
@@ -149,6 +176,14 @@ def _sections(
                 tuple(audit_tables(g, long_ratio)),
             )
         )
+    sections.append(
+        Section(
+            "Regression monitor",
+            "Tasks solved by generation n-1 and no longer by generation n: counts per group, "
+            "then every such task.",
+            (summary, lost),
+        )
+    )
     return sections
 
 
@@ -186,31 +221,46 @@ def _write_tables(tables: list[Table], folder: Path) -> list[Path]:
 
 # ---- HTML ------------------------------------------------------------------------------------
 
+OPEN_ROWS = 15  # a longer table starts folded (its title stays visible), as do lists of tasks
+
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
-h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1240px; color: #222;
+       padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
 h3 { font-size: 1em; margin-bottom: 0.3em; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
-th, td { border: 1px solid #ddd; padding: 2px 8px; text-align: right; }
-th { background: #f3f3f3; } td.text { text-align: left; }
+section.verdict { background: #fff6d6; border: 2px solid #e0b000; border-radius: 6px;
+                  padding: 0.6em 1.2em 0.8em; margin: 1em 0 1.5em; }
+section.verdict h2 { margin-top: 0.3em; border: none; }
+section.verdict ul { margin: 0.3em 0; padding-left: 1.2em; } section.verdict li { margin: 0.2em 0; }
+p.flag { background: #c62828; color: white; font-weight: bold; padding: 0.4em 0.7em;
+         border-radius: 4px; margin: 0.4em 0; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; max-width: 100%; }
+th, td { border: 1px solid #ddd; padding: 2px 8px; text-align: right; vertical-align: top; }
+th { background: #f3f3f3; text-align: center; }
+td.text { text-align: left; overflow-wrap: break-word; }
+table.settings td, table.settings th { text-align: left; }
+details { margin: 0.5em 0 1.5em; } summary { cursor: pointer; font-weight: 600; }
 p.note { color: #555; font-size: 0.85em; margin: 0; }
-img { max-width: 100%; margin: 0.5em 0; border: 1px solid #eee; }
+img { max-width: 100%; margin: 0.5em 0; border: 1px solid #eee; display: block; }
+nav ul { columns: 3; }
 """
 
 
-def render_html(sections: Sequence[Section], datas: Sequence[RunData]) -> str:
-    """Return the whole report page (inline style, images as data URIs)."""
+def render_html(sections: Sequence[Section], datas: Sequence[RunData], found: Verdict) -> str:
+    """Return the whole report page (inline style, images as data URIs): the verdict first."""
     runs = ", ".join(
         f"{html.escape(d.run_id)} ({html.escape(d.policy)}, {len(d.runs)} runs)" for d in datas
     )
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     body = [f"<h1>iterdeploy report</h1><p>Run folders: {runs}. Written {stamp}.</p>"]
+    body.append(_verdict_html(found))
     body.append(
-        "<ul>"
+        "<nav><ul>"
         + "".join(
             f'<li><a href="#s{i}">{html.escape(s.title)}</a></li>' for i, s in enumerate(sections)
         )
-        + "</ul>"
+        + "</ul></nav>"
     )
     for i, section in enumerate(sections):
         body.append(f'<h2 id="s{i}">{html.escape(section.title)}</h2>')
@@ -227,25 +277,81 @@ def render_html(sections: Sequence[Section], datas: Sequence[RunData]) -> str:
     )
 
 
+def _verdict_html(found: Verdict) -> str:
+    flags = "".join(f'<p class="flag">&#9888; {html.escape(f)}</p>' for f in found.flags)
+    items = []
+    for line in found.lines:
+        text = html.escape(line.strip())
+        items.append(f"<li>{text}</li>" if line.startswith("  ") else f"</ul><p>{text}</p><ul>")
+    names = [name for name, _ in found.settings[0][1]] if found.settings else []
+    head = "".join(f"<th>{html.escape(run_id)}</th>" for run_id, _ in found.settings)
+    rows = "".join(
+        f"<tr><th>{html.escape(name)}</th>"
+        + "".join(f"<td>{html.escape(dict(pairs)[name])}</td>" for _, pairs in found.settings)
+        + "</tr>"
+        for name in names
+    )
+    settings = f'<table class="settings"><tr><th>setting</th>{head}</tr>{rows}</table>'
+    listing = f"<ul>{''.join(items)}</ul>".replace("<ul></ul>", "")
+    return (
+        f'<section class="verdict" id="verdict"><h2>Verdict</h2>{flags}{listing}{settings}'
+        "</section>"
+    )
+
+
 def _table_html(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    formats = _column_formats(table)
+    head = "".join(f"<th>{html.escape(header(c))}</th>" for c in table.columns)
     rows = []
     for row in table.rows[:MAX_HTML_ROWS]:
-        cells = "".join(_cell(v) for v in row)
+        cells = "".join(_cell(v, f) for v, f in zip(row, formats, strict=True))
         rows.append(f"<tr>{cells}</tr>")
     more = len(table.rows) - MAX_HTML_ROWS
     extra = f'<p class="note">{more} more rows in tables/{table.name}.csv</p>' if more > 0 else ""
     note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
     empty = '<p class="note">(no rows)</p>' if not table.rows else ""
-    return (
-        f'<h3 id="{html.escape(table.name)}">{html.escape(table.title)}</h3>{note}'
-        f"<table><tr>{head}</tr>{''.join(rows)}</table>{empty}{extra}"
-    )
+    body = f"<table><tr>{head}</tr>{''.join(rows)}</table>{empty}{extra}"
+    title = html.escape(table.title)
+    if len(table.rows) > OPEN_ROWS:
+        return (
+            f'<details id="{html.escape(table.name)}"><summary>{title} ({len(table.rows)} rows; '
+            f"click to show)</summary>{note}{body}</details>"
+        )
+    return f'<h3 id="{html.escape(table.name)}">{title}</h3>{note}{body}'
 
 
-def _cell(value: object) -> str:
+def header(column: str) -> str:
+    """Return a column name as a table header.
+
+    >>> header("relative_increase_pct"), header("unanimous@k")
+    ('Relative increase (%)', 'Unanimous@k')
+    """
+    text = column.replace("_", " ")
+    if text.endswith(" pct"):
+        text = text[: -len(" pct")] + " (%)"
+    return text[:1].upper() + text[1:]
+
+
+def _column_formats(table: Table) -> list[str | None]:
+    """Return one float format per column, so a column's numbers share their decimals."""
+    formats: list[str | None] = []
+    for i in range(len(table.columns)):
+        floats = [abs(r[i]) for r in table.rows if isinstance(r[i], float)]
+        if not floats:
+            formats.append(None)
+        elif all(v == int(v) for v in floats):
+            formats.append(".0f")
+        else:
+            top = max(floats)
+            formats.append(".3f" if top < 1 else ".2f" if top < 100 else ".1f")
+    return formats
+
+
+def _cell(value: object, fmt: str | None) -> str:
     if value is None:
         return "<td>-</td>"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"<td>{value:g}</td>" if isinstance(value, float) else f"<td>{value}</td>"
+    if isinstance(value, float) and fmt is not None:
+        return f"<td>{value:{fmt}}</td>"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"<td>{value}</td>"
     return f'<td class="text">{html.escape(str(value))}</td>'

@@ -47,7 +47,7 @@ class EmbeddedConfig:
 
     size: str = "small"  # a key of SIZES (0.83M parameters)
     domains: tuple[str, ...] = ()  # domains the walks are drawn from; () = the run's pool domains
-    levels: tuple[int, ...] = (0, 1, 2)  # ladder levels of the pretraining tasks (2-5 blocks)
+    levels: tuple[int, ...] = (0, 1)  # ladder levels of the pretraining tasks (2-4 blocks)
     examples: int = 12000  # random-walk traces, each seen once
     max_steps: int = 6  # walks take 1..max_steps actions
     max_reasoning_lines: int = 8  # reasoning restates the first 1..this many goal atoms

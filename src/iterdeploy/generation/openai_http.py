@@ -14,6 +14,9 @@ reasoning parser (`vllm serve --reasoning-parser qwen3`), split the reasoning in
 reasoning + "</think>" + content. "completions" sends the prompt as text, in the chat template
 of `tokenizer` when one is given. An adapter is a model name on the server: vLLM serves LoRA
 adapters with `--lora-modules NAME=PATH`, or loads them at run time (`load_adapters=True`).
+The API key comes from an environment variable (`api_key_env`, default OPENAI_API_KEY), never
+from the config: a key in `model.backend_options` would be stored in the run's config.toml and
+sent on to trackers and dataset cards.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -37,6 +41,12 @@ from iterdeploy.generation.base import Backend, SamplingParams, Trace, build_tra
 log = logging.getLogger(__name__)
 
 ENDPOINTS = ("chat", "completions")
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+LITERAL_KEY = (
+    "model.backend_options.api_key: do not write the API key into the config (it is stored "
+    f"with the run); export {DEFAULT_KEY_ENV}=<your key>, or name another variable with "
+    "model.backend_options.api_key_env"
+)
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -88,6 +98,9 @@ class OpenAIBackend(Backend):
         model: the served model name (`vllm serve ... --served-model-name`).
         base_url: the server's OpenAI root, ending in /v1.
         endpoint: "chat" (server applies the chat template) or "completions".
+        api_key_env: the environment variable holding the API key. Unset or empty with the
+            default name: no Authorization header (a local server); a variable named
+            explicitly must be set.
         tokenizer: a local tokenizer (directory or hub id in the local cache) to count reasoning
             tokens and, for "completions", to apply the chat template. None: counts come from
             the server's /tokenize (vLLM, SGLang).
@@ -108,7 +121,7 @@ class OpenAIBackend(Backend):
         base_url: str = "http://127.0.0.1:8000/v1",
         endpoint: str = "chat",
         tokenizer: str | Path | None = None,
-        api_key: str | None = None,
+        api_key_env: str = DEFAULT_KEY_ENV,
         concurrency: int = 8,
         timeout: float = 600.0,
         retries: int = 4,
@@ -118,7 +131,10 @@ class OpenAIBackend(Backend):
         load_adapters: bool = False,
         cache_path: str | Path | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        api_key: str | None = None,  # refused: only here to say where the key goes instead
     ) -> None:
+        if api_key is not None:
+            raise ConfigError(LITERAL_KEY)
         if endpoint not in ENDPOINTS:
             raise ConfigError(f"generation.endpoint = {endpoint!r}: use one of {list(ENDPOINTS)}")
         for key, value in {"concurrency": concurrency, "timeout": timeout}.items():
@@ -137,6 +153,7 @@ class OpenAIBackend(Backend):
         self.cache = ResultCache(cache_path)
         self.sent = 0  # requests sent by generate(), retries excluded
         self._tokenizer = _load_tokenizer(tokenizer) if tokenizer is not None else None
+        api_key = read_api_key(api_key_env)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -386,6 +403,25 @@ class OpenAIBackend(Backend):
 
 
 _PATHS = {"chat": "chat/completions", "completions": "completions"}
+
+
+def read_api_key(variable: str) -> str | None:
+    """Return the API key held by environment variable `variable`, None when unset.
+
+    A variable other than the default must be set: naming it says a key is needed.
+    """
+    if not variable or not variable.replace("_", "").isalnum():
+        raise ConfigError(
+            f"model.backend_options.api_key_env = {variable!r}: name an environment variable, "
+            f"e.g. {DEFAULT_KEY_ENV}"
+        )
+    key = os.environ.get(variable) or None
+    if key is None and variable != DEFAULT_KEY_ENV:
+        raise ConfigError(
+            f"model.backend_options.api_key_env = {variable!r}, but ${variable} is not set: "
+            f"export {variable}=<your key> before starting the run"
+        )
+    return key
 
 
 def _json_or_raise(response: httpx.Response) -> dict[str, Any]:

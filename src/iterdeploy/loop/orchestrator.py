@@ -15,6 +15,7 @@ touches the store and the run folder:
     runs/<run_id>/datasets/r<run>/g<gen>.jsonl   curated sets, TRL prompt/completion rows
     runs/<run_id>/adapters/r<run>/g<gen>/        what `train` wrote for generation <gen>
     runs/<run_id>/summary.json        per run and generation numbers, once the run finished
+    runs/<run_id>/tracking/, tracking.json   tracker files ([tracking]) and what each received
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
 from iterdeploy.config import RunConfig, config_digest, from_dict, read_toml, to_dict, to_toml
 from iterdeploy.curation.policies import ScoredTrace, curate, resolve_policy
 from iterdeploy.errors import StoreError
@@ -49,6 +48,8 @@ from iterdeploy.loop.stages import (
     summarize_generation,
 )
 from iterdeploy.loop.store import SCHEMA_VERSION, Store, add_event, mark_done, now
+from iterdeploy.tracking.progress import Progress
+from iterdeploy.tracking.session import GenerationRecord, Tracking, open_tracking
 
 if TYPE_CHECKING:
     from iterdeploy.domains.base import Task
@@ -89,7 +90,9 @@ def resume_run(run_dir: str | Path) -> Path:
                 f"{folder}/config.toml no longer matches the config the run started with "
                 f"(digest {store.get_meta('config_digest')}); restore it or start a new run"
             )
-        Loop(config, folder, store).execute()
+        run_id = store.get_meta("run_id") or folder.name
+        with open_tracking(config.tracking, folder, run_id, to_dict(config)) as tracking:
+            Loop(config, folder, store, tracking).execute()
     return folder
 
 
@@ -116,10 +119,13 @@ def load_run_config(folder: Path) -> RunConfig:
 class Loop:
     """One run folder's stages, executed in order and skipped when already done."""
 
-    def __init__(self, config: RunConfig, folder: Path, store: Store) -> None:
+    def __init__(
+        self, config: RunConfig, folder: Path, store: Store, tracking: Tracking | None = None
+    ) -> None:
         self.config = config
         self.folder = folder
         self.store = store
+        self.tracking = tracking  # trackers fed after each evaluated generation ([tracking])
         self.tasks: list[Task] = []
         self.problems: dict[str, str] = {}  # task_id -> content key: copies share a key
         self.prompts: dict[str, str] = {}
@@ -145,6 +151,7 @@ class Loop:
                 else:
                     self.deploy(run, generation)
                 self.evaluate(run, generation)
+                self._track(run, generation)
                 if generation < cfg.generations:
                     self.curate(run, generation + 1)
                     self.train(run, generation + 1)
@@ -237,13 +244,9 @@ class Loop:
         adapter = self._model_path(run, model)
         validator = Validator(self.tasks, domain_texts(self.tasks), self.config.curation.checks)
         total = sum(len(c.tasks) * c.params.n for _, c in todo)
-        bar = tqdm(
-            total=total,
-            desc=f"run {run} gen {generation} deploy" + (f" {split}" if split else ""),
-            unit="trace",
-            leave=False,
-            disable=None,
-        )
+        # A bar on a terminal; under CI/nohup/Slurm a line with rate and ETA every 10 s.
+        bar = Progress(total, f"run {run} gen {generation} deploy" + (f" {split}" if split else ""),
+                       "trace")  # fmt: skip
         # The executor generates and validates (here or on a Ray cluster); only this process
         # writes the store, one chunk per transaction, in whatever order chunks finish.
         loop, model = self.config.loop, self.config.model
@@ -382,6 +385,36 @@ class Loop:
             db.execute("INSERT INTO models VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
             add_event(db, "model-trained", run, generation, model=values[3], examples=len(examples))
             mark_done(db, run, generation, "train")
+
+    def _track(self, run: int, generation: int) -> None:
+        """Send the generation's summary, its model's losses and curated set to the trackers
+        (each at most once per run folder: the ledger skips what a killed attempt sent)."""
+        if self.tracking is None:
+            return
+        event = self.store.query(
+            "SELECT detail FROM events WHERE run = ? AND generation = ? AND "
+            "kind = 'generation-evaluated' ORDER BY id DESC LIMIT 1",
+            (run, generation),
+        )
+        summary = json.loads(event[0]["detail"])["summary"]
+        model = self.store.query(
+            "SELECT losses, eval_losses FROM models WHERE run = ? AND generation = ?",
+            (run, generation),
+        )[0]
+        dataset = self.store.query(
+            "SELECT path, digest FROM datasets WHERE run = ? AND generation = ?", (run, generation)
+        )
+        numbers = {k: float(v) for k, v in summary.items()
+                   if k not in ("run", "generation") and isinstance(v, (int, float))}  # fmt: skip
+        self.tracking.log_generation(
+            GenerationRecord(
+                run, generation, numbers,
+                tuple(map(tuple, json.loads(model["losses"]))),
+                tuple(map(tuple, json.loads(model["eval_losses"]))),
+                self.folder / dataset[0]["path"] if dataset else None,
+                dataset[0]["digest"] if dataset else "",
+            )
+        )  # fmt: skip
 
     # ---- helpers ---------------------------------------------------------------------------
 

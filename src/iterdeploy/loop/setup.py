@@ -117,14 +117,26 @@ def make_backend(
 def validator_identity() -> tuple[str, str]:
     """Return the validator's name and version (package version + digest of its source).
 
-    The digest covers every module a verdict depends on: the parser, plan reading, grounding,
-    the validator itself and the extraction of plans from model output.
+    The digest covers every module a verdict depends on: the parser and its model, plan
+    reading, grounding, ADL evaluation, the validator itself and the extraction of plans from
+    model output.
     """
     from iterdeploy import __version__
-    from iterdeploy.pddl import parser, plan, sexpr, successors, validate
+    from iterdeploy.pddl import (
+        checks,
+        conditions,
+        formula,
+        model,
+        parser,
+        plan,
+        sexpr,
+        successors,
+        validate,
+    )
     from iterdeploy.prompting import extract
 
     digest = hashlib.sha256()
-    for module in (sexpr, parser, plan, successors, validate, extract):
+    modules = (sexpr, model, conditions, parser, plan, successors, formula, checks, validate)
+    for module in (*modules, extract):
         digest.update(Path(module.__file__).read_bytes())
     return "iterdeploy.pddl.validate", f"{__version__}+{digest.hexdigest()[:12]}"

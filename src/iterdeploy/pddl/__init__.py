@@ -2,7 +2,19 @@
 
 Import from the modules: `pddl.parser` (parse_domain, parse_problem, load_domain,
 load_problem), `pddl.validate` (prepare, validate_plan, Checker, Verdict, Reason),
-`pddl.plan` (plan files) and `pddl.writer` (PDDL text).
+`pddl.formula` (ADL conditions and derived predicates on states), `pddl.plan` (plan files)
+and `pddl.writer` (PDDL text). `pddl.conditions` and `pddl.checks` serve the parser and
+`prepare`.
 """
 
-__all__ = ["model", "parser", "plan", "sexpr", "validate", "writer"]
+__all__ = [
+    "checks",
+    "conditions",
+    "formula",
+    "model",
+    "parser",
+    "plan",
+    "sexpr",
+    "validate",
+    "writer",
+]

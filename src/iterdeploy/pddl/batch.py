@@ -81,9 +81,14 @@ def validate_batch(path: str | Path) -> Iterator[dict[str, object]]:
     """
     batch = Path(path)
     try:
-        lines = batch.read_text(encoding="utf-8").splitlines()
+        lines = batch.read_text(encoding="utf-8-sig").splitlines()  # -sig: a BOM is dropped
     except OSError as exc:
         raise ConfigError(f"cannot read batch file {str(path)!r}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"batch file {str(path)!r} is not UTF-8 text (byte {exc.start}: "
+            f"{exc.object[exc.start : exc.start + 1]!r}); write it as UTF-8 JSON lines"
+        ) from exc
     checkers: dict[tuple[Path, Path], Checker] = {}
     counts = {"valid": 0, "invalid": 0, INPUT_ERROR: 0}
     for number, line in enumerate(lines, start=1):

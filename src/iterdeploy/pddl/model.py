@@ -4,6 +4,11 @@ Names are lower-case. Collections are tuples in file order, so that parse -> wri
 gives an equal object. Lookup tables (actions by name, type ancestry) are built by
 `validate.prepare`, not stored here.
 
+Conditions beyond a conjunction of literals (ADL: `or`, `imply`, `not` over a formula,
+`forall`, `exists`) are `Formula` trees; effects under `forall` or `when` are `Effect` values.
+An action keeps the literals of its top-level conjunction apart (`precondition`), so STRIPS
+tasks are checked with set operations only.
+
 Parsed values remember where they were written, for the errors `validate.prepare` raises after
 parsing: `pos` is the character offset of a name or of an atom's '(' (-1 when not parsed), and
 a domain or problem keeps its `text`. Neither takes part in equality, hashing or repr.
@@ -61,6 +66,44 @@ class Literal:
 
 
 @dataclass(frozen=True, slots=True)
+class Formula:
+    """A condition other than a literal: `op` is and, or, not, imply, forall or exists.
+
+    `parts` are literals or formulas (one for not, two for imply, one body for a quantifier);
+    `variables` are the quantified variables of forall and exists.
+    """
+
+    op: str
+    parts: tuple[Literal | Formula, ...]
+    variables: tuple[TypedName, ...] = ()
+
+    def __str__(self) -> str:
+        return render(self)
+
+
+Condition = Literal | Formula
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """A universally quantified and/or conditional effect: for every binding of `variables`
+    for which `condition` holds before the step (None: always), delete then add the atoms."""
+
+    variables: tuple[TypedName, ...]
+    condition: Condition | None
+    add: tuple[Atom, ...]
+    delete: tuple[Atom, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A derived predicate rule `(:derived (p ?x) body)`: p holds where body holds."""
+
+    head: Predicate
+    body: Condition
+
+
+@dataclass(frozen=True, slots=True)
 class CostTerm:
     """The amount of `(increase (total-cost) X)`: a number, or a fluent such as `(dist ?a ?b)`."""
 
@@ -73,7 +116,12 @@ class CostTerm:
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """An action schema: STRIPS with negative preconditions, equality and action costs."""
+    """An action schema.
+
+    `precondition` holds the literals of the top-level conjunction (none on derived
+    predicates); `condition` the rest of it, or None. `add` and `delete` are the plain effects,
+    `effects` the quantified and conditional ones.
+    """
 
     name: str
     parameters: tuple[TypedName, ...]
@@ -81,6 +129,8 @@ class Action:
     add: tuple[Atom, ...]
     delete: tuple[Atom, ...]
     cost: CostTerm | None = None
+    condition: Formula | None = None
+    effects: tuple[Effect, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +144,7 @@ class Domain:
     predicates: tuple[Predicate, ...]
     functions: tuple[Predicate, ...]  # numeric fluents, e.g. total-cost
     actions: tuple[Action, ...]
+    derived: tuple[Derived, ...] = ()
     filename: str = field(default="<domain>", compare=False)
     text: str = field(default="", compare=False, repr=False)  # the parsed PDDL
 
@@ -107,7 +158,10 @@ class Domain:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """A PDDL problem. `numeric_init` holds `(= (f a b) 3)` facts; `metric` is e.g. total-cost."""
+    """A PDDL problem. `numeric_init` holds `(= (f a b) 3)` facts; `metric` is e.g. total-cost.
+
+    `goal` holds the literals of the goal's top-level conjunction, `goal_condition` the rest.
+    """
 
     name: str
     domain_name: str
@@ -116,6 +170,7 @@ class Problem:
     numeric_init: tuple[tuple[Atom, float], ...]
     goal: tuple[Literal, ...]
     metric: str | None = None  # the fluent minimised by `(:metric minimize (f))`, or None
+    goal_condition: Formula | None = None  # the non-literal part of the goal, if any
     filename: str = field(default="<problem>", compare=False)
     text: str = field(default="", compare=False, repr=False)  # the parsed PDDL
 
@@ -123,3 +178,37 @@ class Problem:
 def format_number(value: float) -> str:
     """Return `value` as PDDL text, without a trailing `.0` when it is integral."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def typed_text(items: tuple[TypedName, ...]) -> str:
+    """Return `a b - t c - (either u v)`, grouping runs of names that share a type."""
+    parts: list[str] = []
+    for index, item in enumerate(items):
+        parts.append(item.name)
+        following = items[index + 1].types if index + 1 < len(items) else None
+        if following != item.types and item.types != (OBJECT,):
+            parts.extend(["-", type_text(item.types)])
+        elif following != item.types and item.types == (OBJECT,) and following is not None:
+            parts.extend(["-", OBJECT])
+    return " ".join(parts)
+
+
+def type_text(types: tuple[str, ...]) -> str:
+    """Return a type reference: `t`, or `(either t u)`."""
+    return types[0] if len(types) == 1 else f"(either {' '.join(types)})"
+
+
+def render(condition: Condition, env: dict[str, str] | None = None) -> str:
+    """Return the PDDL text of a condition, with the variables bound in `env` replaced."""
+    if isinstance(condition, Literal):
+        atom = condition.atom
+        if env:
+            atom = Atom(atom.predicate, tuple(env.get(a, a) for a in atom.args))
+        return str(atom) if condition.positive else f"(not {atom})"
+    if condition.variables and env:  # a quantified variable shadows an outer binding
+        bound = {variable.name for variable in condition.variables}
+        env = {name: value for name, value in env.items() if name not in bound}
+    inner = " ".join(render(part, env) for part in condition.parts)
+    if condition.variables:
+        return f"({condition.op} ({typed_text(condition.variables)}) {inner})"
+    return f"({condition.op} {inner})"

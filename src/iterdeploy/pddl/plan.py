@@ -18,10 +18,11 @@ _STEP = re.compile(
 def plan_lines(text: str) -> list[str]:
     """Return the step lines of a plan file: blank lines and `;` comments dropped.
 
-    A comment is removed from the end of a step line too, so `(a b) ; why` is a step.
+    A comment is removed from the end of a step line too, so `(a b) ; why` is a step. A
+    leading byte-order mark is dropped.
     """
     out = []
-    for line in text.splitlines():
+    for line in text.removeprefix("\ufeff").splitlines():
         code = line.split(";", 1)[0].strip()
         if code:
             out.append(code)

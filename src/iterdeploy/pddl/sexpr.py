@@ -11,7 +11,9 @@ import re
 
 from iterdeploy.errors import PDDLParseError
 
-_TOKEN = re.compile(r"(\()|(\))|([^\s();]+)|;[^\n]*")
+# A '?' always starts a new token, as in Fast Downward: `(aircraft?a)` is `(aircraft ?a)`.
+# A byte-order mark (U+FEFF) separates tokens like a space, so a file may start with one.
+_TOKEN = re.compile(r"(\()|(\))|(\??[^\s();?\ufeff]+|\?)|;[^\n]*")
 MAX_DEPTH = 100  # PDDL needs ~10 levels; the limit keeps later recursive passes safe
 
 

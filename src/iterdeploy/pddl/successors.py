@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from iterdeploy.pddl.formula import Objects
 from iterdeploy.pddl.model import Action, Domain
 
 Args = tuple[str, ...]
@@ -25,15 +26,20 @@ class Successors:
     def __init__(
         self,
         domain: Domain,
-        objects: dict[str, frozenset[str]],
+        objects: Objects,
         init: Iterable[tuple[str, Args]],
     ) -> None:
         changing = {a.predicate for act in domain.actions for a in (*act.add, *act.delete)}
+        changing |= {
+            a.predicate
+            for act in domain.actions
+            for effect in act.effects
+            for a in (*effect.add, *effect.delete)
+        }
         self._static_preds = {p.name for p in domain.predicates} - changing
         self._static = _index(atom for atom in init if atom[0] in self._static_preds)
         self._patterns = [(a.name, _pattern(a, self._static_preds)) for a in domain.actions]
         self._objects = objects
-        self._typed: dict[tuple[str, ...], list[str]] = {}
         self._params = {a.name: [p.types for p in a.parameters] for a in domain.actions}
 
     def candidates(self, atoms: Iterable[tuple[str, Args]]) -> Iterator[tuple[str, Args]]:
@@ -76,17 +82,10 @@ class Successors:
         if binding[position] is not None:
             yield from self._fill(binding, position + 1, types)
             return
-        for name in self._objects_of(types[position]):
+        for name in self._objects.of(types[position]):
             binding[position] = name
             yield from self._fill(binding, position + 1, types)
         binding[position] = None
-
-    def _objects_of(self, allowed: tuple[str, ...]) -> list[str]:
-        names = self._typed.get(allowed)
-        if names is None:
-            names = sorted(n for n, anc in self._objects.items() if not anc.isdisjoint(allowed))
-            self._typed[allowed] = names
-        return names
 
 
 def _index(atoms: Iterable[tuple[str, Args]]) -> Index:

@@ -5,6 +5,8 @@ actions lazily, caching each plan line it has seen, so validating many plans of 
 a dictionary look-up and three set operations per step. Semantics follow VAL: a step is
 applicable when its positive preconditions hold and its negated ones do not; its effect
 deletes, then adds; the goal is checked after the last step. Any plan text gives a `Verdict`.
+ADL parts of a step (quantifiers, disjunctions, conditional effects, derived predicates) are
+evaluated by `formula.Evaluator` only for the steps that have them, as they are met.
 """
 
 from __future__ import annotations
@@ -13,10 +15,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
 
-from iterdeploy.errors import PDDLParseError
-from iterdeploy.pddl.model import OBJECT, TOTAL_COST, Action, Atom, Domain, Literal, Problem
+from iterdeploy.pddl.checks import TaskChecks
+from iterdeploy.pddl.formula import (
+    Env,
+    Evaluator,
+    NotStratified,
+    Objects,
+    Test,
+    ground_atom,
+)
+from iterdeploy.pddl.model import (
+    TOTAL_COST,
+    Action,
+    Atom,
+    Domain,
+    Formula,
+    Literal,
+    Problem,
+)
 from iterdeploy.pddl.plan import format_step, parse_step, plan_lines
-from iterdeploy.pddl.sexpr import Source
 from iterdeploy.pddl.successors import Successors
 
 _CACHE_LIMIT = 20_000  # cached plan lines per checker before the cache is reset
@@ -62,10 +79,48 @@ class Verdict:
         return out
 
 
-class _Ground:
-    """A ground action: precondition and effect atoms as strings, ready for set operations."""
+class _Extra:
+    """The ADL part of a ground action: its condition and conditional effects, per binding.
 
-    __slots__ = ("text", "pre_pos", "pre_neg", "static_fail", "add", "delete", "cost")
+    `conditional` holds, for each binding of each conditional effect, (env, test, adds,
+    deletes); `derived` says whether the tests need the state's derived atoms.
+    """
+
+    __slots__ = ("env", "condition", "test", "conditional", "derived")
+
+    def __init__(
+        self,
+        env: Env,
+        condition: Formula | None,
+        test: Test | None,
+        conditional: list[tuple[Env, Test, frozenset[str], frozenset[str]]],
+        derived: bool,
+    ) -> None:
+        self.env = env
+        self.condition = condition
+        self.test = test
+        self.conditional = conditional
+        self.derived = derived
+
+
+class _Ground:
+    """A ground action: precondition and effect atoms as strings, ready for set operations.
+
+    `special` is set when a plain set test is not enough: a static (in)equality failed, the
+    cost is undefined, or the action has an ADL part (`extra`).
+    """
+
+    __slots__ = (
+        "text",
+        "pre_pos",
+        "pre_neg",
+        "static_fail",
+        "add",
+        "delete",
+        "cost",
+        "extra",
+        "special",
+    )
 
     def __init__(
         self,
@@ -76,6 +131,7 @@ class _Ground:
         add: frozenset[str],
         delete: frozenset[str],
         cost: float | None,
+        extra: _Extra | None = None,
     ) -> None:
         self.text = text  # canonical: "(name arg ...)"
         self.pre_pos = pre_pos
@@ -84,6 +140,8 @@ class _Ground:
         self.add = add
         self.delete = delete
         self.cost = cost  # None: its cost fluent is undefined in :init
+        self.extra = extra
+        self.special = bool(static_fail) or cost is None or extra is not None
 
 
 class _Bad:
@@ -105,15 +163,22 @@ class _Schema:
     whitespace, so the separator cannot occur inside an atom.
     """
 
-    __slots__ = ("action", "types", "fits", "atoms", "bounds", "eq", "cost")
+    __slots__ = ("action", "types", "fits", "atoms", "bounds", "eq", "cost", "test", "effects")
 
     def __init__(
         self,
         action: Action,
         objects: dict[str, frozenset[str]],
         compile_atom: Callable[[Atom], str],
+        evaluator: Evaluator,
     ) -> None:
         self.action = action
+        self.test = evaluator.compile(action.condition) if action.condition is not None else None
+        # Quantified and conditional effects: (forall variables, condition test or None, effect).
+        self.effects = [
+            (e.variables, None if e.condition is None else evaluator.compile(e.condition), e)
+            for e in action.effects
+        ]
         self.types = [param.types for param in action.parameters]
         # Per parameter, the objects whose types fit it: one set look-up per argument.
         self.fits = [
@@ -157,23 +222,44 @@ class Checker:
     def __init__(self, domain: Domain, problem: Problem) -> None:
         self.domain = domain
         self.problem = problem
-        self._ancestors = _ancestry(domain)
-        self._objects = self._object_table()
+        self._checks = TaskChecks(domain, problem)
+        self._objects = self._checks.objects
+        try:
+            self._formulas = Evaluator(Objects(self._objects), domain.derived)
+        except NotStratified as exc:
+            raise self._checks.error(
+                "domain",
+                f"derived predicate {exc.args[0]!r} depends on itself through a negation",
+                "stratified :derived rules, as VAL and Fast Downward require",
+            ) from exc
+        for rule in domain.derived:
+            params = {p.name for p in rule.head.parameters}
+            self._checks.condition(rule.body, params, f"derived predicate {rule.head.name!r}")
         self._schemas = {a.name: self._compile(a) for a in domain.actions}
         self._numeric = {str(atom): value for atom, value in problem.numeric_init}
         self._uses_cost = problem.metric == TOTAL_COST
         if problem.metric is not None and problem.metric != TOTAL_COST:
-            raise self._problem_error(
-                f"metric ({problem.metric}) is not supported", "(:metric minimize (total-cost))"
+            raise self._checks.error(
+                "problem",
+                f"metric ({problem.metric}) is not supported",
+                "(:metric minimize (total-cost))",
             )
-        self._signatures = {p.name: p.parameters for p in domain.predicates}
         for atom in problem.init:
-            self._check_fact(atom, "init")
+            self._checks.fact(atom, "init")
         self._init = frozenset(str(atom) for atom in problem.init)
         for lit in problem.goal:
             if lit.atom.predicate != "=":
-                self._check_fact(lit.atom, "goal")
-        goal = problem.goal
+                self._checks.fact(lit.atom, "goal")
+        derived = self._formulas.derived
+        goal = tuple(lit for lit in problem.goal if lit.atom.predicate not in derived)
+        rest = [lit for lit in problem.goal if lit.atom.predicate in derived]
+        rest += problem.goal_condition.parts if problem.goal_condition is not None else []
+        self._goal_condition = Formula("and", tuple(rest)) if rest else None
+        self._goal_test: Test | None = None
+        if self._goal_condition is not None:
+            self._checks.condition(self._goal_condition, set(), "the goal", "problem")
+            self._goal_test = self._formulas.compile(self._goal_condition)
+        self._goal_derived = self._formulas.uses_derived(self._goal_condition)
         self._goal_pos = frozenset(str(g.atom) for g in goal if g.positive and not _eq(g))
         self._goal_neg = frozenset(str(g.atom) for g in goal if not g.positive and not _eq(g))
         self._goal_static = tuple(
@@ -200,16 +286,22 @@ class Checker:
 
     def is_goal(self, state: frozenset[str] | set[str]) -> bool:
         """Return whether `state` satisfies the goal."""
-        return (
-            not self._goal_static and self._goal_pos <= state and self._goal_neg.isdisjoint(state)
-        )
+        if self._goal_static or not (self._goal_pos <= state and self._goal_neg.isdisjoint(state)):
+            return False
+        if self._goal_test is None:
+            return True
+        view = self._formulas.closure(state) if self._goal_derived else state
+        return self._goal_test(view, {})
 
     def apply(self, state: frozenset[str], action: str) -> frozenset[str]:
         """Return the successor of `state` under `action` (applicability is NOT checked)."""
         ground = self._ground(action)
         if isinstance(ground, _Bad):
             raise ValueError(f"cannot apply {action!r}: {ground.detail}")
-        return (state - ground.delete) | ground.add
+        if ground.extra is None:
+            return (state - ground.delete) | ground.add
+        delete, add = self._effects(ground, self._view(ground, state))
+        return (state - delete) | add
 
     def is_applicable(self, state: frozenset[str] | set[str], action: str) -> bool:
         """Return whether `action` (a plan line) names a ground action applicable in `state`."""
@@ -220,7 +312,7 @@ class Checker:
         """Return the ground actions applicable in `state`, sorted, as `(name arg ...)` text."""
         if self._successors is None:
             self._successors = Successors(
-                self.domain, self._objects, (self._split(atom) for atom in self._init)
+                self.domain, self._formulas.objects, (self._split(atom) for atom in self._init)
             )
         out = []
         for name, args in self._successors.candidates(self._split(atom) for atom in state):
@@ -249,12 +341,20 @@ class Checker:
                 return Verdict(
                     False, ground.reason, index, f"step {index}: {ground.detail}", (), length, cost
                 )
-            if not (ground.pre_pos <= state and ground.pre_neg.isdisjoint(state)) or (
-                ground.static_fail or ground.cost is None
-            ):
-                return self._inapplicable(ground, state, index, length, cost, log)
+            if not (ground.pre_pos <= state and ground.pre_neg.isdisjoint(state)) or ground.special:
+                view = state if ground.extra is None else self._view(ground, state)
+                if not self._holds(ground, state, view):
+                    return self._inapplicable(ground, state, index, length, cost, log)
+                if ground.extra is not None:  # ADL: the effect depends on the state
+                    delete, add = self._effects(ground, view)
+                    if log is not None:
+                        _log_step(log, index, ground.text, delete, add, state)
+                    state -= delete
+                    state |= add
+                    cost += ground.cost
+                    continue
             if log is not None:
-                _log_step(log, index, ground, state)
+                _log_step(log, index, ground.text, ground.delete, ground.add, state)
             state -= ground.delete
             state |= ground.add
             cost += ground.cost
@@ -292,28 +392,63 @@ class Checker:
             + [f"(not {atom})" for atom in sorted(ground.pre_neg & state)]
             + list(ground.static_fail)
         )
+        extra = ground.extra
+        if extra is not None and extra.test is not None:
+            view = self._view(ground, state)
+            if not extra.test(view, extra.env):
+                missing += tuple(self._formulas.failures(extra.condition, view, extra.env))
         detail = f"step {index} {ground.text}: precondition not satisfied: " + " ".join(missing)
         if log is not None:
             log(f"Plan invalid: {detail}")
         return Verdict(False, Reason.UNSATISFIED_PRECONDITION, index, detail, missing, length, cost)
 
     def _goal_failures(self, state: set[str]) -> tuple[str, ...]:
-        return tuple(
+        missing = (
             sorted(self._goal_pos - state)
             + [f"(not {atom})" for atom in sorted(self._goal_neg & state)]
             + list(self._goal_static)
         )
+        if self._goal_condition is not None:
+            view = self._formulas.closure(state) if self._goal_derived else state
+            if not self._goal_test(view, {}):
+                missing += self._formulas.failures(self._goal_condition, view, {})
+        return tuple(missing)
 
-    @staticmethod
-    @staticmethod
-    def _holds(ground: _Ground, state: frozenset[str] | set[str]) -> bool:
-        """Return whether the step passes in `state`, exactly as `validate` decides."""
-        return (
-            not ground.static_fail
-            and ground.cost is not None
-            and ground.pre_pos <= state
-            and ground.pre_neg.isdisjoint(state)
-        )
+    def _holds(
+        self,
+        ground: _Ground,
+        state: frozenset[str] | set[str],
+        view: frozenset[str] | set[str] | None = None,
+    ) -> bool:
+        """Return whether the step passes in `state`, exactly as `validate` decides.
+
+        `view` is `state` with its derived atoms, when the caller has computed it already.
+        """
+        if (
+            ground.static_fail
+            or ground.cost is None
+            or not (ground.pre_pos <= state and ground.pre_neg.isdisjoint(state))
+        ):
+            return False
+        extra = ground.extra
+        if extra is None or extra.test is None:
+            return True
+        return extra.test(self._view(ground, state) if view is None else view, extra.env)
+
+    def _view(self, ground: _Ground, state: frozenset[str] | set[str]) -> frozenset[str] | set[str]:
+        """Return the state the step's ADL tests read: with derived atoms if they need them."""
+        return self._formulas.closure(state) if ground.extra.derived else state
+
+    def _effects(
+        self, ground: _Ground, view: frozenset[str] | set[str]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """Return (deletes, adds) of an ADL step in the state `view`, conditions read before."""
+        delete, add = set(ground.delete), set(ground.add)
+        for env, test, adds, deletes in ground.extra.conditional:
+            if test(view, env):
+                add |= adds
+                delete |= deletes
+        return frozenset(delete), frozenset(add)
 
     # ---- grounding ---------------------------------------------------------------------------
 
@@ -384,15 +519,45 @@ class Checker:
                 cost = self._numeric.get(schema.cost.format(*args))
         atoms = schema.atoms(*args).split("\n")
         pos, neg, add, end = schema.bounds
+        adds, deletes = frozenset(atoms[neg:add]), frozenset(atoms[add:end])
+        extra = None
+        if schema.test is not None or schema.effects:
+            extra, adds, deletes = self._extra(schema, args, adds, deletes)
         return _Ground(
             text,
             frozenset(atoms[:pos]),
             frozenset(atoms[pos:neg]),
             static_fail,
-            frozenset(atoms[neg:add]),
-            frozenset(atoms[add:end]),
+            adds,
+            deletes,
             cost,
+            extra,
         )
+
+    def _extra(
+        self, schema: _Schema, args: tuple[str, ...], adds: frozenset[str], deletes: frozenset[str]
+    ) -> tuple[_Extra | None, frozenset[str], frozenset[str]]:
+        """Ground the ADL part of a step: quantified effects without a condition join the
+        plain adds and deletes; conditional ones are kept per binding, tested at each step."""
+        action = schema.action
+        env = dict(zip((p.name for p in action.parameters), args, strict=True))
+        conditional, add, delete = [], set(adds), set(deletes)
+        for variables, test, effect in schema.effects:
+            for inner in self._formulas.bindings(variables, env):
+                here_add = frozenset(ground_atom(atom, inner) for atom in effect.add)
+                here_delete = frozenset(ground_atom(atom, inner) for atom in effect.delete)
+                if test is None:
+                    add |= here_add
+                    delete |= here_delete
+                else:
+                    conditional.append((inner, test, here_add, here_delete))
+        if schema.test is None and not conditional:
+            return None, frozenset(add), frozenset(delete)
+        derived = self._formulas.uses_derived(action.condition) or any(
+            self._formulas.uses_derived(effect.condition) for effect in action.effects
+        )
+        extra = _Extra(env, action.condition, schema.test, conditional, derived)
+        return extra, frozenset(add), frozenset(delete)
 
     def _static_failures(self, schema: _Schema, args: tuple[str, ...]) -> tuple[str, ...]:
         """Return the (in)equality preconditions of the step that fail, as literals."""
@@ -412,44 +577,9 @@ class Checker:
 
     # ---- preparation -------------------------------------------------------------------------
 
-    def _object_table(self) -> dict[str, frozenset[str]]:
-        """Return each object and constant with the set of its types and their ancestors."""
-        table: dict[str, frozenset[str]] = {}
-        declared: dict[str, tuple[str, ...]] = {}
-        for item, where in [(c, "domain") for c in self.domain.constants] + [
-            (o, "problem") for o in self.problem.objects
-        ]:
-            for type_name in item.types:
-                if type_name not in self._ancestors:
-                    raise self._error(
-                        where,
-                        f"object {item.name!r} has undeclared type {type_name!r}",
-                        "a type from the domain's :types",
-                        item.pos,
-                    )
-            if item.name in declared and declared[item.name] != item.types:
-                raise self._error(
-                    where,
-                    f"object {item.name!r} is declared with two types",
-                    f"one type, as in the domain's constants: {' '.join(declared[item.name])}",
-                    item.pos,
-                )
-            declared[item.name] = item.types
-            table[item.name] = frozenset().union(*(self._ancestors[t] for t in item.types))
-        return table
-
     def _compile(self, action: Action) -> _Schema:
+        self._checks.action(action)
         names = {p.name: i for i, p in enumerate(action.parameters)}
-        for param in action.parameters:
-            for type_name in param.types:
-                if type_name not in self._ancestors:
-                    raise self._error(
-                        "domain",
-                        f"parameter {param.name} of action "
-                        f"{action.name!r} has undeclared type {type_name!r}",
-                        "a type from :types",
-                        param.pos,
-                    )
 
         def compile_atom(atom: Atom) -> str:
             parts = [atom.predicate]
@@ -459,7 +589,7 @@ class Checker:
                 elif arg in self._objects:
                     parts.append(arg.replace("{", "{{").replace("}", "}}"))
                 else:
-                    raise self._error(
+                    raise self._checks.error(
                         "domain",
                         f"action {action.name!r} uses {arg!r}, which is "
                         "neither a parameter nor a constant",
@@ -469,90 +599,25 @@ class Checker:
                     )
             return "(" + " ".join(parts) + ")"
 
-        return _Schema(action, self._objects, compile_atom)
-
-    def _check_fact(self, atom: Atom, where: str) -> None:
-        """Check predicate, arity, objects and argument types of an init or goal atom."""
-        params = self._signatures.get(atom.predicate)
-        if params is None:
-            raise self._problem_error(
-                f"{where} atom {atom} uses undeclared predicate {atom.predicate!r}",
-                "a predicate of the domain",
-                atom.pos,
-                0,
-            )
-        if len(params) != len(atom.args):
-            raise self._problem_error(
-                f"{where} atom {atom} has {len(atom.args)} arguments",
-                f"{len(params)} arguments",
-                atom.pos,
-            )
-        for index, (arg, param) in enumerate(zip(atom.args, params, strict=True), start=1):
-            ancestors = self._objects.get(arg)
-            if ancestors is None:
-                raise self._problem_error(
-                    f"{where} atom {atom} uses undeclared object {arg!r}",
-                    "an object from :objects or a domain constant",
-                    atom.pos,
-                    index,
-                )
-            if ancestors.isdisjoint(param.types):
-                raise self._problem_error(
-                    f"{where} atom {atom}: {arg!r} does not fit {param.name}",
-                    f"an object of type {' or '.join(param.types)}",
-                    atom.pos,
-                    index,
-                )
-
-    def _problem_error(
-        self, message: str, expected: str, pos: int = -1, item: int | None = None
-    ) -> PDDLParseError:
-        return self._error("problem", message, expected, pos, item)
-
-    def _error(
-        self, where: str, message: str, expected: str, pos: int = -1, item: int | None = None
-    ) -> PDDLParseError:
-        """Return an error in the problem or domain file, at the parsed offset `pos` if known.
-
-        With `item`, the error points at that item of the list at `pos` (0: an atom's
-        predicate, 1: its first argument, ...).
-        """
-        model = self.problem if where == "problem" else self.domain
-        if pos < 0 or not model.text:  # built in code, not parsed: no position to give
-            return PDDLParseError(message, filename=model.filename, expected=expected)
-        src = Source(model.text, model.filename)
-        if item is not None:
-            pos = src.item_offset(pos, item)
-        return src.error(message, pos, expected=expected)
+        return _Schema(action, self._objects, compile_atom, self._formulas)
 
 
 def _eq(literal: Literal) -> bool:
     return literal.atom.predicate == "="
 
 
-def _ancestry(domain: Domain) -> dict[str, frozenset[str]]:
-    """Return each type mapped to itself and all its ancestors (always including object)."""
-    parents = {t.name: t.types for t in domain.types}
-    out = {OBJECT: frozenset([OBJECT])}
-    for name in parents:
-        seen, todo = {name, OBJECT}, [name]
-        while todo:
-            for parent in parents.get(todo.pop(), ()):
-                if parent not in seen:
-                    seen.add(parent)
-                    todo.append(parent)
-        out[name] = frozenset(seen)
-    for name in parents.values():
-        for parent in name:
-            out.setdefault(parent, frozenset([parent, OBJECT]))
-    return out
-
-
-def _log_step(log: Callable[[str], None], index: int, ground: _Ground, state: set[str]) -> None:
-    log(f"Checking step {index}: {ground.text}")
-    for atom in sorted(ground.delete - ground.add):
+def _log_step(
+    log: Callable[[str], None],
+    index: int,
+    text: str,
+    delete: frozenset[str],
+    add: frozenset[str],
+    state: set[str],
+) -> None:
+    log(f"Checking step {index}: {text}")
+    for atom in sorted(delete - add):
         if atom in state:
             log(f"    Deleting {atom}")
-    for atom in sorted(ground.add):
-        if atom not in state or atom in ground.delete:
+    for atom in sorted(add):
+        if atom not in state or atom in delete:
             log(f"    Adding {atom}")

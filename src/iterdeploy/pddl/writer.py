@@ -7,15 +7,18 @@ The output is canonical (lower-case, two-space indents, file order kept), so
 from __future__ import annotations
 
 from iterdeploy.pddl.model import (
-    OBJECT,
     TOTAL_COST,
     Action,
+    Derived,
     Domain,
+    Effect,
+    Formula,
     Literal,
     Predicate,
     Problem,
-    TypedName,
     format_number,
+    render,
+    typed_text,
 )
 
 
@@ -25,13 +28,14 @@ def write_domain(domain: Domain) -> str:
     if domain.requirements:
         lines.append(f"  (:requirements {' '.join(domain.requirements)})")
     if domain.types:
-        lines.append(f"  (:types {_typed(domain.types)})")
+        lines.append(f"  (:types {typed_text(domain.types)})")
     if domain.constants:
-        lines.append(f"  (:constants {_typed(domain.constants)})")
+        lines.append(f"  (:constants {typed_text(domain.constants)})")
     lines.append(f"  (:predicates {' '.join(_declaration(p) for p in domain.predicates)})")
     if domain.functions:
         functions = " ".join(f"{_declaration(f)} - number" for f in domain.functions)
         lines.append(f"  (:functions {functions})")
+    lines.extend(_derived(rule) for rule in domain.derived)
     lines.extend(_action(action) for action in domain.actions)
     return "\n".join(lines) + ")\n"
 
@@ -40,14 +44,14 @@ def write_problem(problem: Problem) -> str:
     """Return the PDDL text of `problem`."""
     lines = [f"(define (problem {problem.name})", f"  (:domain {problem.domain_name})"]
     if problem.objects:
-        lines.append(f"  (:objects {_typed(problem.objects)})")
+        lines.append(f"  (:objects {typed_text(problem.objects)})")
     lines.append("  (:init")
     lines.extend(f"    {atom}" for atom in problem.init)
     lines.extend(
         f"    (= {fluent} {format_number(value)})" for fluent, value in problem.numeric_init
     )
     lines.append("  )")
-    lines.append(f"  (:goal {_conjunction(problem.goal)})")
+    lines.append(f"  (:goal {_conjunction(problem.goal, problem.goal_condition)})")
     if problem.metric is not None:
         lines.append(f"  (:metric minimize ({problem.metric}))")
     return "\n".join(lines) + ")\n"
@@ -59,42 +63,42 @@ def write_plan(steps: list[str] | tuple[str, ...], cost: float | None = None) ->
     return "".join(f"{step}\n" for step in steps) + f"; cost = {format_number(total)}\n"
 
 
-def _typed(items: tuple[TypedName, ...]) -> str:
-    """Return `a b - t c - (either u v)`, grouping runs of names that share a type."""
-    parts: list[str] = []
-    for index, item in enumerate(items):
-        parts.append(item.name)
-        following = items[index + 1].types if index + 1 < len(items) else None
-        if following != item.types and item.types != (OBJECT,):
-            parts.extend(["-", _type_ref(item.types)])
-        elif following != item.types and item.types == (OBJECT,) and following is not None:
-            parts.extend(["-", OBJECT])
-    return " ".join(parts)
-
-
-def _type_ref(types: tuple[str, ...]) -> str:
-    return types[0] if len(types) == 1 else f"(either {' '.join(types)})"
-
-
 def _declaration(predicate: Predicate) -> str:
-    return "(" + " ".join([predicate.name, _typed(predicate.parameters)]).strip() + ")"
+    return "(" + " ".join([predicate.name, typed_text(predicate.parameters)]).strip() + ")"
 
 
-def _conjunction(literals: tuple[Literal, ...]) -> str:
-    return _conjunction_text([str(lit) for lit in literals])
+def _conjunction(literals: tuple[Literal, ...], rest: Formula | None = None) -> str:
+    items = [str(lit) for lit in literals]
+    items += [render(part) for part in rest.parts] if rest is not None else []
+    return _conjunction_text(items)
+
+
+def _derived(rule: Derived) -> str:
+    return f"  (:derived {_declaration(rule.head)} {render(rule.body)})"
 
 
 def _action(action: Action) -> str:
     effects = [str(atom) for atom in action.add] + [f"(not {atom})" for atom in action.delete]
+    effects.extend(_effect(effect) for effect in action.effects)
     if action.cost is not None:
         effects.append(f"(increase ({TOTAL_COST}) {action.cost})")
     lines = [
         f"  (:action {action.name}",
-        f"    :parameters ({_typed(action.parameters)})",
-        f"    :precondition {_conjunction(action.precondition)}",
+        f"    :parameters ({typed_text(action.parameters)})",
+        f"    :precondition {_conjunction(action.precondition, action.condition)}",
         f"    :effect {_conjunction_text(effects)})",
     ]
     return "\n".join(lines)
+
+
+def _effect(effect: Effect) -> str:
+    atoms = [str(atom) for atom in effect.add] + [f"(not {atom})" for atom in effect.delete]
+    text = _conjunction_text(atoms)
+    if effect.condition is not None:
+        text = f"(when {render(effect.condition)} {text})"
+    if effect.variables:
+        text = f"(forall ({typed_text(effect.variables)}) {text})"
+    return text
 
 
 def _conjunction_text(items: list[str]) -> str:

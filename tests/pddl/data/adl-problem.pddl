@@ -1,0 +1,8 @@
+(define (problem courier-3)
+  (:domain courier-adl)
+  (:objects depot north south - place vase book lamp - parcel)
+  (:init (van-at depot) (road depot north) (road south depot)
+         (at vase depot) (at book depot) (at lamp north)
+         (dest vase south) (dest book north) (dest lamp depot)
+         (fragile vase) (padded south))
+  (:goal (forall (?x - parcel) (delivered ?x))))

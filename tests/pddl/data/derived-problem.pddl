@@ -1,0 +1,5 @@
+(define (problem tower-4)
+  (:domain blocks-derived)
+  (:objects a b c d)
+  (:init (handempty) (on a b) (ontable b) (ontable c) (on d c))
+  (:goal (and (above a c) (above c d) (ontable d))))

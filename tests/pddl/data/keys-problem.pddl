@@ -1,0 +1,6 @@
+(define (problem t1) (:domain keys-adl)
+  (:objects r1 r2 r3 - room k1 k2 - key box lamp - item)
+  (:init (at r1) (lit r1) (door r1 r2) (door r2 r1) (door r2 r3) (door r3 r2) (door r3 r1)
+         (locked r2 r3) (fits k1 r3) (in k1 r1) (in k2 r2) (in box r2) (in lamp r3) (in master r3))
+  (:goal (and (forall (?i - item) (imply (not (= ?i master)) (in ?i r1)))
+              (exists (?r - room) (and (lit ?r) (not (at ?r)))))))
