@@ -8,6 +8,23 @@ cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# The report test renders HTML in headless Chromium, a Debian package: installed here when this
+# is root with apt, else `test` stops at once naming it (before the long venv builds).
+need_chromium() {
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup.sh: installing Debian's chromium for the report test (apt-get)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null ||
+      { echo "setup.sh: apt-get could not install chromium (see above)" >&2; exit 1; }
+  else
+    echo "setup.sh: the tests need Debian's chromium package; install it first:" >&2
+    echo "  sudo apt-get install chromium" >&2
+    exit 1
+  fi
+}
+
+if [ "${1:-}" = test ]; then need_chromium; fi
+
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=.venv/.iterdeploy-setup
 want=$(cat pyproject.toml setup.sh | sha256sum | cut -d' ' -f1)

@@ -16,6 +16,10 @@ Prints per-plan medians, plans/s and the ratios UP/ours, plus prepare and parse 
 (full ADL: forall, exists, imply, or in preconditions, conditional effects under forall, a
 quantified goal), on --tasks generated problems (8 floors, 6 passengers) solved by Fast
 Downward, each plan plus one mutation.
+
+`python bench/validate.py startup [--repeat 21]` times one whole `iterdeploy validate D P PLAN`
+process against `python -c pass` (the interpreter's floor), alternating, and prints the medians,
+their ratio and the slowest imports of one call (`python -X importtime`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ import argparse
 import logging
 import os
 import random
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -168,7 +175,57 @@ def report(domain_path: Path, plans: list[tuple[Path, list[str]]], repeat: int) 
     print(f"parse problem (UP): {median(up_parse) * 1e3:.1f} ms/task")
 
 
+STARTUP_TASK = Path(__file__).resolve().parents[1] / "tests" / "pddl" / "data"
+
+
+def time_startup(repeat: int) -> None:
+    """Print median wall and CPU ms of `iterdeploy validate D P PLAN` and `python -c pass`.
+
+    Bytecode is written and used (a warm-up call first), as after a normal install.
+    """
+    task = [str(STARTUP_TASK / f) for f in ("typed-domain.pddl", "typed-problem.pddl")]
+    validate = [*task, str(STARTUP_TASK / "typed-plan.plan")]
+    script = Path(sys.executable).parent / "iterdeploy"
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "iterdeploy validate": [str(script), "validate", *validate],
+    }
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    wall: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    for round_ in range(repeat + 1):
+        for name, command in commands.items():
+            start, used = time.perf_counter(), _children_cpu()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+            if round_:  # round 0 writes the bytecode
+                wall[name].append(time.perf_counter() - start)
+                cpu[name].append(_children_cpu() - used)
+    print(f"medians of {repeat} alternating calls ({os.cpu_count()} cores), wall and CPU:")
+    for name in commands:
+        print(f"  {name:20s} {median(wall[name]) * 1e3:7.1f} ms {median(cpu[name]) * 1e3:7.1f} ms")
+    floor, ours = (median(wall[name]) for name in commands)
+    print(f"  ratio {ours / floor:.2f}x the floor (wall); {(ours - floor) * 1e3:.1f} ms above it")
+    code = "from iterdeploy.cli import main; raise SystemExit(main())"
+    command = [sys.executable, "-X", "importtime", "-c", code, "validate", *validate]
+    lines = subprocess.run(command, capture_output=True, text=True, env=env).stderr.splitlines()
+    rows = [line.split("|") for line in lines if line.startswith("import time:") and "|" in line]
+    rows = [(int(r[1]), r[2].rstrip()) for r in rows if r[1].strip().isdigit()]
+    print("slowest imports of one call (cumulative us):")
+    for micros, name in sorted(rows, reverse=True)[:8]:
+        print(f"  {micros:8d} {name}")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["startup"]:
+        startup = argparse.ArgumentParser(description="start-up time of iterdeploy validate")
+        startup.add_argument("--repeat", type=int, default=21, help="calls of each command")
+        time_startup(startup.parse_args(sys.argv[2:]).repeat)
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--domain", default="blocksworld", help="an IPC-2023 domain")
     parser.add_argument("--tasks", type=int, default=12, help="tasks (2 plans each)")

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 
 from iterdeploy.config import (
     RunConfig,
+    check_run,
     config_digest,
     from_dict,
     load_config,
@@ -202,3 +205,46 @@ def test_a_stored_config_reads_back_with_the_same_digest(preset, tmp_path):
     again = from_dict(RunConfig, read_toml(path))
     assert again == config
     assert config_digest(again) == config_digest(config)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["curation.policy=papr"], "unknown curation policy 'papr'. Did you mean 'paper'?"),
+        (["curation.policy=keep-k", "curation.params={'k': 0}"], "keep-k needs an integer k >= 1"),
+        (["curation.policy=window", "curation.params={'w': -1}"], "window needs an integer w >= 1"),
+        (["curation.params={'k': 2}"], "curation.params = {'k': 2} do not fit policy 'paper'"),
+        (["model.backend=transfomers"], "unknown backend 'transfomers'. Did you mean"),
+        (["model.backend_options={'batch': 8}"], "do not fit backend 'transformers'"),
+        (["model.template=bogus"], "model.template = 'bogus' is not allowed: expected one of"),
+        (["pool.domains=['blockworld']"], "unknown domain 'blockworld'. Did you mean"),
+        (["pool.levels=[0, 42]"], "domain 'blocksworld': no difficulty level 42"),
+        (["model.base=./no/such/model"], "model.base = './no/such/model' is not allowed"),
+    ],
+)
+def test_check_run_names_what_would_fail_later(overrides, message):
+    config = load_config("quickstart", overrides)  # loads: these only fail when checked
+    with pytest.raises(ConfigError) as failed:
+        check_run(config)
+    assert message in str(failed.value)
+
+
+def test_check_run_accepts_the_presets_and_a_model_folder(tmp_path):
+    check_run(load_config("quickstart"))
+    check_run(load_config("paper"))  # a hub id: not checked against the hub
+    (tmp_path / "config.json").write_text("{}")
+    check_run(load_config("quickstart", [f"model.base={tmp_path}"]))
+    with pytest.raises(ConfigError, match="a model folder \\(with config.json\\)"):
+        check_run(load_config("quickstart", [f"model.base={tmp_path.parent}"]))
+
+
+def test_check_run_names_every_missing_extra():
+    code = (
+        "import sys\n"
+        "for m in ('torch', 'transformers', 'trl'): sys.modules[m] = None\n"
+        "from iterdeploy.config import check_run, load_config\n"
+        "check_run(load_config('quickstart'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "this run needs: pip install 'iterdeploy[hf,train]'" in done.stderr
+    assert "(missing modules torch, transformers, trl)" in done.stderr

@@ -1,7 +1,9 @@
 """The project's exception types: one base and five kinds.
 
 Only `cli.py` catches the base class. An invalid plan or unparsable model output is a
-`Verdict`, never an exception.
+`Verdict`, never an exception. Exit codes (README): 2 when the input cannot be used (config,
+usage, parse errors, missing or foreign run folders), 1 when a check or the work itself failed
+(a release gate, a backend, training); raise the base class for a failed check.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class BackendError(IterdeployError):
 
 class StoreError(IterdeployError):
     """The run store is missing, corrupt, or does not match the requested run."""
+
+    exit_code = 2  # the folder given is not a usable run (or pool): input, as for ConfigError
 
 
 class TrainingError(IterdeployError):

@@ -4,7 +4,7 @@ import pytest
 
 from iterdeploy.analysis import governance as gov
 from iterdeploy.analysis.data import open_store
-from iterdeploy.errors import ConfigError, StoreError
+from iterdeploy.errors import ConfigError, IterdeployError, StoreError
 
 TABLES = ("tasks", "traces", "datasets", "dataset_examples", "models", "stages", "generations")
 
@@ -73,8 +73,9 @@ def test_promote_and_rollback_move_only_the_pointer(paper_copy, sql):
     before = _snapshot(sql, paper_copy)
     loose = gov.GateConfig("pool", max_drop=1.0, max_group_drop=1.0)
     gov.promote(paper_copy, 0, better, loose, reason="best pool rate")
-    with pytest.raises(ConfigError, match="--force"):
+    with pytest.raises(IterdeployError, match="--force") as refused:
         gov.promote(paper_copy, 0, worse, gov.GateConfig(split="pool"))
+    assert refused.value.exit_code == 1  # a check that ran and failed
     forced = gov.promote(
         paper_copy, 0, worse, gov.GateConfig(split="pool"), reason="drill", force=True
     )
@@ -97,10 +98,40 @@ def test_rollback_to_the_gated_generation(paper_copy):
     with open_store(paper_copy) as store:
         target = gov.gated_generation(store, 0, config)
     if target == 2:  # already deployed: the gate released the newest generation
-        with pytest.raises(ConfigError, match="already deployed"):
-            gov.rollback(paper_copy, 0, config=config)
+        assert gov.rollback(paper_copy, 0, config=config, gated=True) is None
     else:
-        assert gov.rollback(paper_copy, 0, config=config).generation == target
+        assert gov.rollback(paper_copy, 0, config=config, gated=True).generation == target
+
+
+def _failing(folder, config):
+    with open_store(folder) as store:
+        failed = [d.candidate for d in gov.gate_chain(store, 0, config) if not d.passed]
+    assert failed, "the fixture run needs a generation that fails the gate on the pool"
+    return failed[0]
+
+
+def test_promote_of_the_deployed_generation_writes_nothing(paper_copy, sql):
+    before = sql(paper_copy, "SELECT COUNT(*) AS n FROM deployments")[0]["n"]
+    assert gov.promote(paper_copy, 0, 2, gov.GateConfig(split="pool")) is None
+    assert sql(paper_copy, "SELECT COUNT(*) AS n FROM deployments")[0]["n"] == before
+
+
+def test_rollback_to_a_generation_the_gate_failed_needs_force(paper_copy):
+    config = gov.GateConfig(split="pool")
+    failing = _failing(paper_copy, config)
+    gov.promote(paper_copy, 0, 0, gov.GateConfig("pool", max_drop=1.0, max_group_drop=1.0))
+    with pytest.raises(IterdeployError, match=f"generation {failing} fails the gate") as refused:
+        gov.rollback(paper_copy, 0, to=failing, config=config)
+    assert refused.value.exit_code == 1 and "--force" in str(refused.value)
+    with open_store(paper_copy) as store:
+        assert gov.deployed(store, 0) == 0
+    forced = gov.rollback(paper_copy, 0, to=failing, config=config, force=True, reason="drill")
+    assert forced.generation == failing and "drill" in forced.reason
+
+
+def test_rollback_takes_to_or_gated_not_both(paper_copy):
+    with pytest.raises(ConfigError, match="--to and --gated exclude each other"):
+        gov.rollback(paper_copy, 0, to=0, gated=True)
 
 
 def test_bad_requests_are_refused_with_the_fix(paper_copy):

@@ -157,7 +157,7 @@ def test_cli_builds_and_shows_a_pool(tmp_path, capsys):
     assert "plan length histogram" in capsys.readouterr().out
     assert main(["tasks", "build", "--domain", "ferri", "--out", str(tmp_path / "x")]) == 2
     assert "Did you mean 'ferry'" in capsys.readouterr().err
-    assert main(["tasks", "show", str(tmp_path)]) == 1
+    assert main(["tasks", "show", str(tmp_path)]) == 2
     assert "not a complete task pool" in capsys.readouterr().err
 
 

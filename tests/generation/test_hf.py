@@ -20,6 +20,7 @@ from iterdeploy.generation.hf import (
     has_fast_bf16,
     pick_dtype,
     sample_tokens,
+    sampling_dtype,
 )
 
 PROMPTS = [
@@ -61,6 +62,8 @@ def test_generate_returns_n_decoded_traces_within_the_token_limit(backend):
 
 
 def test_sample_depends_only_on_its_seed_and_index_not_on_the_batch(model_dir, backend):
+    """Holds on CPU in fp32, the default there; bf16 failed it on an AVX512-BF16 CPU."""
+    assert backend.dtype == torch.float32 and backend.device == "cpu"
     params = SamplingParams(n=4, temperature=1.0, top_p=0.95, top_k=50, max_tokens=16)
     together = backend.generate(PROMPTS, params, seeds=[10, 11, 12])
     alone = backend.generate(PROMPTS[1:2], params, seeds=[11])
@@ -115,6 +118,13 @@ def test_dtype_follows_the_hardware_unless_given():
     assert pick_dtype("float32") == torch.float32
     with pytest.raises(ConfigError, match="'auto' or one of"):
         pick_dtype("fp8")
+
+
+def test_sampling_on_cpu_is_fp32_even_where_bf16_is_native():
+    assert sampling_dtype("auto", "cpu") == torch.float32  # whatever has_fast_bf16() says
+    assert sampling_dtype("bfloat16", "cpu") == torch.bfloat16  # asked for: no guarantee
+    with pytest.raises(ConfigError, match="'auto' or one of"):
+        sampling_dtype("fp8", "cpu")
 
 
 def test_bad_model_adapter_and_prompt_give_clear_errors(tmp_path, backend):

@@ -26,7 +26,7 @@ def test_run_with_an_unknown_preset_exits_2(capsys):
     assert "unknown preset 'nope'" in capsys.readouterr().err
 
 
-def test_resume_of_a_folder_without_a_run_exits_1(capsys, tmp_path):
-    assert main(["resume", str(tmp_path)]) == 1
+def test_resume_of_a_folder_without_a_run_exits_2(capsys, tmp_path):
+    assert main(["resume", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err
-    assert main(["run", "--resume", str(tmp_path)]) == 1
+    assert main(["run", "--resume", str(tmp_path)]) == 2

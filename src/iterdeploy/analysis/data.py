@@ -146,7 +146,7 @@ def parse_trace_id(text: str) -> tuple[int, int, str, int]:
     except ValueError as exc:
         raise ConfigError(
             f"trace id {text!r} is not RUN/GENERATION/TASK_ID/SAMPLE, e.g. 0/2/blocksworld-0007/3"
-            " (the report's tables list trace ids)"
+            " (`iterdeploy traces RUN` lists them)"
         ) from exc
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from iterdeploy.analysis.data import RunData, open_store
 from iterdeploy.analysis.metrics import Table
-from iterdeploy.errors import ConfigError, StoreError
+from iterdeploy.errors import ConfigError, IterdeployError, StoreError
 from iterdeploy.loop.store import Store, add_event, now
 
 log = logging.getLogger(__name__)
@@ -248,13 +248,20 @@ def promote(
     config: GateConfig,
     reason: str = "",
     force: bool = False,
-) -> GateDecision:
-    """Deploy `generation` if it passes the gate against the deployed one (or with `force`)."""
+) -> GateDecision | None:
+    """Deploy `generation` if it passes the gate against the deployed one (or with `force`).
+
+    Return the gate's decision, or None (and write nothing) when `generation` is deployed
+    already. A failing gate without `force` raises `IterdeployError` (exit code 1).
+    """
     with open_store(folder) as store:
         current = deployed(store, run)
+        _require_evaluated(store, run, generation)
+        if generation == current:
+            return None
         decision = evaluate_gate(store, run, generation, current or 0, config)
         if not decision.passed and not force:
-            raise ConfigError(
+            raise IterdeployError(
                 f"{decision.summary()}. Promote it anyway with --force and a --reason, or "
                 "relax the gate (--max-drop, --max-group-drop)"
             )
@@ -269,16 +276,29 @@ def rollback(
     to: int | None = None,
     reason: str = "",
     config: GateConfig | None = None,
-) -> Deployment:
-    """Move the pointer back: to `to`, to the gate's choice (`config`), or to the previous one."""
+    gated: bool = False,
+    force: bool = False,
+) -> Deployment | None:
+    """Move the pointer back and return the new history row (None: already there, nothing
+    written).
+
+    The target is `to`, else the gate's last release (`gated`, under `config`), else the
+    generation deployed before. `to` must be a generation the gate releases under `config`
+    (default `GateConfig()`), unless `force`: generation 0, or one that passed against the
+    last release before it.
+    """
+    if to is not None and gated:
+        raise ConfigError("--to and --gated exclude each other: --to G names the generation, "
+                          "--gated lets the gate choose it")  # fmt: skip
+    config = config or GateConfig()
     with open_store(folder) as store:
         rows = history(store, run)
         if not rows:
             raise StoreError(f"{folder}: run {run} has no deployment yet; nothing to roll back")
         current = rows[-1].generation
-        if to is None and config is not None:
+        if gated:
             to = gated_generation(store, run, config)
-        if to is None:
+        elif to is None:
             earlier = [r.generation for r in rows if r.generation != current]
             if not earlier:
                 raise StoreError(
@@ -286,12 +306,26 @@ def rollback(
                     "there is no earlier generation to roll back to"
                 )
             to = earlier[-1]
-        _require_evaluated(store, run, to)
+        else:
+            _require_evaluated(store, run, to)
+            if not force:
+                _require_released(store, run, to, config)
         if to == current:
-            raise ConfigError(f"run {run}: generation {to} is already deployed; nothing to do")
+            return None
         why = f"{reason or 'manual rollback'}; from generation {current} to {to}"
         _move(store, run, to, "rollback", why, previous=current)
         return history(store, run)[-1]
+
+
+def _require_released(store: Store, run: int, generation: int, config: GateConfig) -> None:
+    """Raise IterdeployError (exit 1) when the gate's walk did not release `generation`."""
+    failed = [d for d in gate_chain(store, run, config) if d.candidate == generation]
+    if failed and not failed[0].passed:
+        raise IterdeployError(
+            f"generation {generation} fails the gate: {failed[0].summary()}. Roll back to it "
+            "anyway with --force and a --reason, or relax the gate (--max-drop, "
+            "--max-group-drop)"
+        )
 
 
 def _move(store: Store, run: int, generation: int, action: str, reason: str, **detail) -> None:

@@ -1,4 +1,4 @@
-"""Lineage of one trace: where it came from and where it went.
+"""Lineage of one trace: where it came from and where it went; the list of trace ids.
 
 A trace's lineage answers: which task and prompt, sampled how, by which model (base + adapter
 digest, and the digest of the curated set that model was trained on), judged by which
@@ -51,7 +51,7 @@ def trace_lineage(folder: str | Path, trace_id: str) -> Lineage:
         if not rows:
             raise ConfigError(
                 f"no trace {trace_id!r} in {folder}; trace ids are RUN/GENERATION/TASK_ID/SAMPLE "
-                f"and `iterdeploy export {folder} GEN` lists those of a curated set"
+                f"and `iterdeploy traces {folder}` lists them"
             )
         trace = rows[0]
         task = _one(store, "SELECT * FROM tasks WHERE task_id = ?", (task_id,), "task missing")
@@ -140,6 +140,80 @@ def format_lineage(lin: Lineage) -> str:
         lines.append(f"entered   {sets}")
     else:
         lines.append("entered   no curated set")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceListing:
+    """One line of `iterdeploy traces`: a trace id, its verdict and the sets it entered."""
+
+    trace_id: str
+    split: str  # "pool" | "heldout"
+    valid: bool
+    reason: str  # the verdict's Reason value
+    plan_length: int
+    curated_in: tuple[int, ...]  # generations whose curated set holds the trace
+
+
+def list_traces(
+    folder: str | Path,
+    *,
+    run: int | None = None,
+    generation: int | None = None,
+    task: str | None = None,
+    split: str | None = None,
+    valid: bool | None = None,
+    curated: bool | None = None,
+) -> list[TraceListing]:
+    """Return the traces of a run folder that match every filter given, in natural-key order.
+
+    `task` is a task id or a glob (`blocksworld-00*`); `curated` keeps the traces that entered
+    (True) or never entered (False) a curated set.
+    """
+    if split not in (None, "pool", "heldout"):
+        raise ConfigError(f"--split {split!r}: use 'pool' or 'heldout'")
+    where, params = [], []
+    for column, value in (("tr.run", run), ("tr.generation", generation), ("t.split", split)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if task is not None:
+        where.append("tr.task_id GLOB ?")
+        params.append(task)
+    if valid is not None:
+        where.append("tr.valid = ?")
+        params.append(int(valid))
+    sql = (
+        "SELECT tr.run, tr.generation, tr.task_id, tr.sample, t.split, tr.valid, tr.reason, "
+        "tr.plan_length, (SELECT group_concat(e.generation) FROM dataset_examples e WHERE "
+        "e.run = tr.run AND e.task_id = tr.task_id AND e.source_generation = tr.generation AND "
+        "e.sample = tr.sample) AS curated_in FROM traces tr JOIN tasks t USING (task_id)"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY tr.run, tr.generation, tr.task_id, tr.sample"
+    )
+    with open_store(folder) as store:
+        rows = store.query(sql, tuple(params))
+    found = [
+        TraceListing(
+            format_trace_id(r["run"], r["generation"], r["task_id"], r["sample"]),
+            r["split"],
+            bool(r["valid"]),
+            r["reason"],
+            r["plan_length"],
+            tuple(sorted(int(g) for g in (r["curated_in"] or "").split(",") if g)),
+        )
+        for r in rows
+    ]
+    return [t for t in found if curated is None or bool(t.curated_in) == curated]
+
+
+def format_traces(found: list[TraceListing]) -> str:
+    """Return the listing as tab-separated lines under a header, the trace id first."""
+    lines = ["trace_id\tsplit\tverdict\tplan_length\tcurated_in"]
+    for t in found:
+        verdict = "valid" if t.valid else t.reason
+        sets = ",".join(f"g{g}" for g in t.curated_in) or "-"
+        lines.append(f"{t.trace_id}\t{t.split}\t{verdict}\t{t.plan_length}\t{sets}")
     return "\n".join(lines)
 
 

@@ -7,11 +7,11 @@ by inverting the row's (top-k/top-p filtered) CDF at the next uniform. What is b
   - the random numbers: exactly (they depend on (seeds[i], j) and the step only);
   - padding: rows are left-padded with masked positions and explicit position ids, so a row's
     logits do not depend on its neighbours mathematically;
-  - the logits numerically: only up to floating-point reassociation. Batched matmuls and
-    attention over different padded lengths may round differently (around 1e-6 in fp32, 1e-2
-    in bf16), which flips a token only when its uniform lands that close to a CDF boundary.
-    fp32 on CPU reproduced every trace across batch sizes in our tests; bf16 or GPU kernels
-    may not. Greedy decoding (temperature 0) has the same caveat for near-ties.
+  - the logits numerically: on CPU in fp32 (the default there), every trace. Batched matmuls
+    and attention over other padded lengths round differently, around 1e-6 in fp32 and 1e-2 in
+    bf16, and a token flips when its uniform lands that close to a CDF boundary: in bf16 about
+    a quarter of 128-token traces of the embedded model changed with the batch composition,
+    in fp32 none (docs/models.md). GPU kernels (bf16 by default there) give no such guarantee.
 Rows are sorted by prompt length before batching (less padding) and finished rows leave the
 batch and the KV cache, so one long trace does not keep its whole batch busy.
 """
@@ -68,6 +68,20 @@ def pick_dtype(dtype: str) -> torch.dtype:
     return DTYPES[dtype]
 
 
+def sampling_dtype(dtype: str, device: str) -> torch.dtype:
+    """Return the dtype to sample in on `device`: "auto" is bf16 on a CUDA GPU that has it,
+    else fp32.
+
+    Not bf16 on CPU even with AMX or AVX512-BF16: in bf16 a sample depends on its batch (see the
+    module docstring), and on this project's AVX512-BF16 CPU fp32 sampled 2.2x faster anyway.
+    """
+    if dtype != "auto":
+        return pick_dtype(dtype)
+    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
 def is_peft_adapter(path: Path) -> bool:
     """Return True when `path` holds a PEFT adapter rather than a full checkpoint."""
     return (path / "adapter_config.json").is_file()
@@ -117,7 +131,7 @@ class TransformersBackend(Backend):
     Args:
         model: hub id or directory of the BASE model; adapters are passed per `generate` call.
         batch_size: rows (prompt x sample) decoded together.
-        dtype: "auto" (bf16 where the hardware runs it natively, else fp32) or a dtype name.
+        dtype: "auto" (bf16 on a CUDA GPU that has it, else fp32; `sampling_dtype`) or a name.
         device: "auto" (cuda if available, else cpu) or a torch device string.
     """
 
@@ -134,10 +148,10 @@ class TransformersBackend(Backend):
             raise ConfigError(f"generation.batch_size = {batch_size!r} is invalid: use >= 1")
         self.base = str(model)
         self.batch_size = batch_size
-        self.dtype = pick_dtype(dtype)
         self.device = (
             ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         )
+        self.dtype = sampling_dtype(dtype, self.device)
         self.trust_remote_code = trust_remote_code
         self.tokenizer = load_tokenizer(self.base, trust_remote_code)
         self._model: PreTrainedModel | None = None

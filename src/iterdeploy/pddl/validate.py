@@ -11,8 +11,6 @@ evaluated by `formula.Evaluator` only for the steps that have them, as they are 
 
 from __future__ import annotations
 
-import difflib
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -37,8 +35,6 @@ from iterdeploy.pddl.model import (
 )
 from iterdeploy.pddl.plan import format_step, parse_step, plan_lines
 from iterdeploy.pddl.successors import Successors
-
-logger = logging.getLogger(__name__)
 
 _CACHE_LIMIT = 20_000  # cached plan lines per checker before the cache is reset
 
@@ -273,7 +269,9 @@ class Checker:
         self._parts: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._successors: Successors | None = None  # built on the first applicable() call
         if problem.domain_name != domain.name:
-            logger.warning(
+            import logging  # here: `iterdeploy validate` starts faster without it
+
+            logging.getLogger(__name__).warning(
                 "problem %s names domain %r but the domain is %r",
                 problem.filename,
                 problem.domain_name,
@@ -477,6 +475,8 @@ class Checker:
         text = "(" + " ".join((name, *args)) + ")"  # parse_step lower-cased it already
         schema = self._schemas.get(name)
         if schema is None:
+            import difflib  # only for an error's hint
+
             hint = difflib.get_close_matches(name, list(self._schemas), n=1)
             known = f"did you mean {hint[0]!r}?" if hint else "known: " + ", ".join(self._schemas)
             return _Bad(Reason.UNKNOWN_ACTION, f"{text}: unknown action {name!r}; {known}")

@@ -56,7 +56,7 @@ def build_prompt(template: str, domain_name: str, domain_pddl: str, problem_pddl
         fields = compact_fields(domain_name, problem_pddl)
     else:
         raise ConfigError(
-            f"prompting.template = {template!r} is unknown: use one of {', '.join(TEMPLATES)}"
+            f"model.template = {template!r} is unknown: use one of {', '.join(TEMPLATES)}"
         )
     return Template(read_template(template)).substitute(fields).rstrip("\n")
 
