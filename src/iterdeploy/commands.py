@@ -205,7 +205,7 @@ def run(
 
     A run that fails before its first stage is removed; a later failure is kept for `resume`.
     """
-    from iterdeploy.config import check_run, load_config
+    from iterdeploy.config import load_config
 
     ray = [] if ray_address is None else ["loop.executor=ray", f"loop.ray_address={ray_address}"]
     if resume is not None and (ray or set_ or out is not None):
@@ -216,7 +216,6 @@ def run(
     if resume is not None:
         return resume_command(resume)
     config = load_config(preset, [*(set_ or []), *ray])
-    check_run(config)
     _log_to_stderr()
     _print_run(_start_or_clean_up(config, out))
 

@@ -34,7 +34,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iterdeploy.config import RunConfig, config_digest, from_dict, read_toml, to_dict, to_toml
+from iterdeploy.config import (
+    RunConfig,
+    check_run,
+    config_digest,
+    from_dict,
+    read_toml,
+    to_dict,
+    to_toml,
+)
 from iterdeploy.curation.policies import ScoredTrace, curate, resolve_policy
 from iterdeploy.errors import StoreError
 from iterdeploy.generation.base import SamplingParams
@@ -64,7 +72,11 @@ def new_run_id() -> str:
 
 
 def start_run(config: RunConfig, run_dir: str | Path | None = None) -> Path:
-    """Create a run folder for `config`, run every stage, and return the folder."""
+    """Create a run folder for `config`, run every stage, and return the folder.
+
+    Every name and parameter is checked first (`config.check_run`), before the folder exists.
+    """
+    check_run(config)
     folder = Path(run_dir) if run_dir is not None else Path(config.loop.out_dir) / new_run_id()
     if (folder / Store.FILENAME).exists():
         raise StoreError(
