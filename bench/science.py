@@ -55,7 +55,7 @@ def report(by_base: dict[int, list[GenerationSummary]]) -> str:
     gens = sorted({s.generation for s in rows})
     first = rows[0]
     lines = [
-        f"{len(by_base)} base builds x {len(rows) // len(gens)} runs in all; pool "
+        f"{len(by_base)} base builds, {len(rows) // len(gens)} runs in all; pool "
         f"{first.pool_problems} distinct problems, held-out {first.heldout_problems}",
         "gen | pool problems solved | held-out problems solved | curated",
     ]
