@@ -1,4 +1,5 @@
-"""Shared pytest set-up: the `slow` and `gpu` markers and the benchmark-data locations."""
+"""Shared pytest set-up: the `slow` and `gpu` markers, the benchmark-data locations, a private
+cache and a test-size model."""
 
 from __future__ import annotations
 
@@ -74,3 +75,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if report.skipped and isinstance(longrepr, tuple) and longrepr[2].endswith(NO_BENCHMARKS):
         report.longrepr = (__file__, pytest_runtest_makereport.__code__.co_firstlineno, longrepr[2])
     return report
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory) -> Path:
+    """A cache for pools and models, exported to the loop (and its subprocesses) through the
+    environment for the whole session."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("cache")
+        patch.setenv("ITERDEPLOY_CACHE", str(path))
+        yield path
+
+
+@pytest.fixture(scope="session")
+def test_model(tmp_path_factory) -> Path:
+    """A random-init test-size Qwen3 model folder (about 0.1M parameters)."""
+    from iterdeploy.embedded import build_random_model
+
+    return build_random_model(tmp_path_factory.mktemp("model") / "m", seed=0, size="test")

@@ -42,7 +42,7 @@ def default_cache_dir() -> Path:
 
 def ensure_model(cache_dir: str | Path | None = None, config: EmbeddedConfig | None = None) -> Path:
     """Return the directory of the embedded model for `config`, building it if needed."""
-    config = (config or EmbeddedConfig()).for_domains()
+    config = config or EmbeddedConfig()
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"embedded-{config.digest()}"
