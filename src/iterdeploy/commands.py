@@ -260,11 +260,15 @@ def resume_command(
 
 
 def _print_run(folder: Path) -> None:
+    from iterdeploy.analysis.data import load_run
+    from iterdeploy.analysis.metrics import format_paper_table, group_runs, paper_table
     from iterdeploy.analysis.verdict import folder_verdict
     from iterdeploy.loop.orchestrator import read_summaries
     from iterdeploy.loop.stages import format_table
 
     typer.echo(format_table(read_summaries(folder)))
+    groups = group_runs([load_run(folder)])
+    typer.echo("\n" + format_paper_table(paper_table(groups)) + "\n")
     typer.echo(folder_verdict(str(folder)).text())
     typer.echo(f"run folder: {folder}")
 

@@ -87,12 +87,22 @@ class PoolConfig:
     size: int = 320  # tasks per domain, held-out ones included
     heldout: float = 0.2  # share of each difficulty level put in the held-out split
     levels: tuple[int, ...] = ()  # difficulty ladder levels to draw from; () = every level
+    # domain -> its own levels, replacing `levels` for that domain (domains differ in how hard
+    # a level is for one model)
+    domain_levels: dict[str, tuple[int, ...]] = field(default_factory=dict)
     seed: int = 0  # pool generator seed (the same pool for every run, as in the paper)
 
     def __post_init__(self) -> None:
         _require(bool(self.domains), "pool.domains", self.domains, "at least one domain name")
         _require(self.size >= 1, "pool.size", self.size, "an integer >= 1")
         _require(0 <= self.heldout < 1, "pool.heldout", self.heldout, "a share in [0, 1)")
+        for name in self.domain_levels:
+            _require(name in self.domains, f"pool.domain_levels.{name}", name,
+                     f"a key among pool.domains ({', '.join(self.domains)})")  # fmt: skip
+
+    def levels_of(self, domain: str) -> tuple[int, ...]:
+        """Return the ladder levels of `domain`'s pool; () = every level."""
+        return tuple(self.domain_levels.get(domain, self.levels))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +209,7 @@ def check_run(config: RunConfig) -> None:
              f"one of {', '.join(TEMPLATES)}")  # fmt: skip
     for name in config.pool.domains:
         domain = DOMAINS.get(name)
-        for level in config.pool.levels:
+        for level in config.pool.levels_of(name):
             domain.level_ranges(level)
     _check_extras(config)
     _check_base(config.model)
@@ -374,7 +384,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if origin is dict or hint is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where} = {value!r}: expected a table of key = value")
-        return dict(value)
+        item = args[1] if args else Any
+        return {k: _coerce(v, item, f"{where}.{k}") for k, v in value.items()}
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint in (int, float, str, bool):

@@ -60,6 +60,24 @@ def run_folders(tmp_path_factory, analysis_cache) -> dict[str, Path]:
     return folders
 
 
+@pytest.fixture(scope="session")
+def two_domains(tmp_path_factory, analysis_cache):
+    """A finished folder of 2 runs x 1 generation over Blocksworld and Gripper (fake backend)."""
+    from iterdeploy.config import load_config
+    from iterdeploy.embedded import build_random_model
+    from iterdeploy.loop.orchestrator import start_run
+
+    root = tmp_path_factory.mktemp("two-domains")
+    model = build_random_model(root / "model", seed=0, size="test")
+    overrides = [
+        *OVERRIDES,
+        "loop.generations=1",
+        "pool.domains=['blocksworld', 'gripper']",
+        f"model.base={model}",
+    ]
+    return start_run(load_config(None, overrides), root / "run")
+
+
 @pytest.fixture
 def paper_copy(run_folders, tmp_path) -> Path:
     """A private copy of the `paper` run folder, for tests that write to its store."""

@@ -194,3 +194,63 @@ def test_an_unfinished_run_is_read_up_to_its_last_evaluated_generation(paper_cop
     assert data.generations == {0: (0, 1, 2), 1: (0, 1)}
     assert not data.traces_of(1, 2)
     assert metrics.group_runs([data])[0].generations == [0, 1]
+
+
+def test_paper_table_has_a_block_per_domain_that_matches_the_store(two_domains, sql):
+    table = metrics.paper_table(metrics.group_runs([load_run(two_domains)]))
+    records = table.records()
+    assert [(r["domain"], r["generation"]) for r in records] == [
+        ("blocksworld", 0), ("blocksworld", 1), ("gripper", 0), ("gripper", 1)
+    ]  # fmt: skip
+    assert any(r["pool mean"] > 0 for r in records)
+    for r in records:
+        for split in ("pool", "heldout"):
+            where = "t.domain = ? AND t.split = ? AND tr.generation = ?"
+            args = (r["domain"], split, r["generation"])
+            per_run = [
+                {
+                    row["task_id"]
+                    for row in sql(
+                        two_domains,
+                        "SELECT DISTINCT tr.task_id FROM traces tr JOIN tasks t USING (task_id) "
+                        f"WHERE {where} AND tr.run = ? AND tr.valid = 1",
+                        (*args, run),
+                    )
+                }
+                for run in (0, 1)
+            ]
+            counts = [len(s) for s in per_run]
+            assert r[f"{split} mean"] == round(fmean(counts), 2)
+            assert (r[f"{split} min"], r[f"{split} max"]) == (min(counts), max(counts))
+            assert r[f"{split} unanimous@k"] == len(per_run[0] & per_run[1])
+            n = sql(two_domains, "SELECT COUNT(*) AS n FROM tasks t WHERE t.domain = ? "
+                    "AND t.split = ?", (r["domain"], split))[0]["n"]  # fmt: skip
+            assert r[f"{split} tasks"] == n > 0
+        valid = sql(
+            two_domains,
+            "SELECT tr.run, tr.task_id, tr.plan_length, tr.reasoning_tokens FROM traces tr "
+            "JOIN tasks t USING (task_id) WHERE t.domain = ? AND t.split = 'pool' "
+            "AND tr.generation = ? AND tr.valid = 1",
+            (r["domain"], r["generation"]),
+        )
+        shortest: dict[tuple, int] = {}
+        for row in valid:
+            key = (row["run"], row["task_id"])
+            shortest[key] = min(shortest.get(key, row["plan_length"]), row["plan_length"])
+        expected_length = round(fmean(shortest.values()), 2) if shortest else None
+        expected_tokens = round(fmean(v["reasoning_tokens"] for v in valid), 2) if valid else None
+        assert (r["plan length"], r["reasoning tokens"]) == (expected_length, expected_tokens)
+
+
+def test_format_paper_table_prints_one_block_per_domain(two_domains):
+    table = metrics.paper_table(metrics.group_runs([load_run(two_domains)]))
+    text = metrics.format_paper_table(table)
+    blocks = [line for line in text.splitlines() if "pool tasks," in line]
+    assert [b.split()[0] for b in blocks] == ["blocksworld", "gripper"]
+    assert "2 runs" in blocks[0]
+    header = next(line for line in text.splitlines() if line.lstrip().startswith("gen"))
+    assert "unan@2" in header and "held-out mean (min-max)" in header
+    first = next(r for r in table.records() if r["domain"] == "blocksworld")
+    row0 = text.splitlines()[text.splitlines().index(header) + 1].split()
+    assert row0[:2] == ["0", f"{first['pool mean']:g}"]
+    assert row0[2] == f"({first['pool min']}-{first['pool max']})"

@@ -302,6 +302,58 @@ def plan_and_tokens(groups: Sequence[Group]) -> Table:
     )
 
 
+def paper_table(groups: Sequence[Group]) -> Table:
+    """Return the paper's table per domain: per generation, solved pool and held-out tasks
+    (mean, min-max over runs, unanimous@k, distinct problems), plan length and reasoning tokens.
+    """
+    rows = []
+    for g in groups:
+        domains = sorted({t.domain for t in g.tasks("pool") + g.tasks("heldout")})
+        for domain in domains:
+            for gen in g.generations:
+                cells: list[Any] = [g.policy, domain, gen, g.k]
+                for split in SPLITS:
+                    tasks = [t for t in g.tasks(split) if t.domain == domain]
+                    ids = frozenset(t.task_id for t in tasks)
+                    problem_of = {t.task_id: t.problem_key for t in tasks}
+                    solved = [s & ids for s in g.solved(gen, split)]
+                    counts = [len(s) for s in solved]
+                    problems = [len({problem_of[t] for t in s}) for s in solved]
+                    cells += [len(ids), _r(fmean(counts)), min(counts), max(counts)]
+                    cells += [len(frozenset.intersection(*solved)), _r(fmean(problems))]
+                lengths, tokens = [], []
+                for data, run in g.members:
+                    traces = [
+                        t
+                        for t in data.traces_of(run, gen, "pool")
+                        if t.valid and data.tasks[t.task_id].domain == domain
+                    ]
+                    best: dict[str, int] = {}
+                    for t in traces:
+                        best[t.task_id] = min(best.get(t.task_id, len(t.plan)), len(t.plan))
+                    lengths += best.values()
+                    tokens += [t.reasoning_tokens for t in traces]
+                rows.append((*cells, _mean(lengths), _mean(tokens)))
+    split_columns = ("tasks", "mean", "min", "max", "unanimous@k", "problems")
+    return Table(
+        "paper_table",
+        "Per domain, as the paper reports it: solved tasks per generation (mean, min-max)",
+        (
+            "policy",
+            "domain",
+            "generation",
+            "runs",
+            *(f"{split} {column}" for split in SPLITS for column in split_columns),
+            "plan length",
+            "reasoning tokens",
+        ),
+        tuple(rows),
+        "unanimous@k: tasks solved in all k runs. problems: distinct problems solved, mean over "
+        "runs. plan length: shortest valid plan of each solved pool task; reasoning tokens: mean "
+        "over the valid pool traces (both pooled over runs).",
+    )
+
+
 def shortest_valid(data: RunData, run: int, generation: int, split: str) -> dict[str, int]:
     """Return task_id -> length of its shortest valid plan in (run, generation) for `split`."""
     best: dict[str, int] = {}
@@ -403,6 +455,38 @@ def _mean(values: Sequence[float]) -> float | None:
 
 def _median(values: Sequence[float]) -> float | None:
     return _r(median(values)) if values else None
+
+
+def format_paper_table(table: Table) -> str:
+    """Return `paper_table` as text: one block per (policy, domain), a row per generation."""
+    lines = [table.title]
+    blocks: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for record in table.records():
+        blocks[(record["policy"], record["domain"])].append(record)
+    for (policy, domain), records in blocks.items():
+        first, k = records[0], records[0]["runs"]
+        lines.append(
+            f"\n{domain} ({policy}, {k} run{'s' * (k > 1)}): {first['pool tasks']} pool tasks, "
+            f"{first['heldout tasks']} held out"
+        )
+        header = ("gen", "pool mean (min-max)", f"unan@{k}", "problems",
+                  "held-out mean (min-max)", f"unan@{k}", "problems", "plan", "think")  # fmt: skip
+        cells = [header]
+        for r in records:
+            row = [str(r["generation"])]
+            for split in SPLITS:
+                row += [
+                    f"{r[f'{split} mean']:g} ({r[f'{split} min']}-{r[f'{split} max']})",
+                    str(r[f"{split} unanimous@k"]),
+                    f"{r[f'{split} problems']:g}",
+                ]
+            for column in ("plan length", "reasoning tokens"):
+                row.append("-" if r[column] is None else f"{r[column]:.1f}")
+            cells.append(row)
+        widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+        lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.append(f"\n{table.note}")
+    return "\n".join(lines)
 
 
 def format_table(table: Table, max_rows: int = 50) -> str:

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from iterdeploy.analysis.metrics import SPLITS, Group, shortest_valid
+from iterdeploy.analysis.metrics import SPLITS, Group, paper_table, shortest_valid
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -225,6 +225,31 @@ def plot_losses(groups: Sequence[Group], path: Path) -> Path:
     return _save(fig, path)
 
 
+def plot_domains(groups: Sequence[Group], path: Path) -> Path:
+    """Plot the paper table's trends per domain: a column per domain, the mean shortest solved
+    plan length above the mean reasoning tokens of valid traces, one line per group."""
+    domains = _domains(groups)
+    fig = _figure(len(domains), width=4.2, rows=2, height=3.2)
+    records = paper_table(groups).records()
+    for col, domain in enumerate(domains):
+        for row, (column, label) in enumerate(
+            (("plan length", "plan length (steps)"), ("reasoning tokens", "tokens"))
+        ):
+            ax = fig.axes[row * len(domains) + col]
+            for i, g in enumerate(groups):
+                points = [
+                    (r["generation"], r[column])
+                    for r in records
+                    if r["policy"] == g.policy and r["domain"] == domain and r[column] is not None
+                ]
+                if points:
+                    ax.plot(*zip(*points, strict=True), marker="o", color=f"C{i}")
+            _style(ax, f"{domain}: {column}", label)
+            _count_axis(ax)
+    _below(fig, [_handle(f"C{i}", "o") for i in range(len(groups))], [g.policy for g in groups])
+    return _save(fig, path)
+
+
 # File stem -> plot function: the report draws each into <out>/<stem>.png, in this order.
 PLOTS = {
     "solved": plot_solved,
@@ -232,6 +257,7 @@ PLOTS = {
     "plan_lengths": plot_plan_lengths,
     "length_ratio": plot_length_ratio,
     "reasoning_tokens": plot_tokens,
+    "domains": plot_domains,
     "training_loss": plot_losses,
 }
 

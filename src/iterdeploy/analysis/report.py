@@ -136,6 +136,16 @@ def _sections(
                 "Evaluated every generation, never curated from: the honest generalisation figure.",
             )
         )
+    sections.append(
+        Section(
+            "Per domain",
+            "The paper's table, one block of rows per domain: solved pool and held-out tasks "
+            "per generation (mean, min-max over runs, unanimous@k, distinct problems), the "
+            "shortest valid plan of each solved task and the reasoning tokens of valid traces.",
+            (metrics.paper_table(groups),),
+            (figures["domains"],),
+        )
+    )
     ablation = metrics.ablation(groups, "pool")
     sections += [
         Section(

@@ -100,7 +100,9 @@ def folder_settings(data: RunData) -> tuple[tuple[str, str], ...]:
     from iterdeploy.config import RunConfig, from_dict
 
     c = from_dict(RunConfig, run_config(data))
-    levels = ", ".join(map(str, c.pool.levels)) or "all"
+    levels = "; ".join(
+        f"{name} {', '.join(map(str, c.pool.levels_of(name))) or 'all'}" for name in c.pool.domains
+    )
     return (
         ("model", f"{c.model.base} ({c.model.backend}, template {c.model.template})"),
         ("samples per task", f"{c.generation.n} (held-out {c.loop.heldout_samples})"),
@@ -108,7 +110,7 @@ def folder_settings(data: RunData) -> tuple[tuple[str, str], ...]:
         ("training", f"{c.training.method}, learning rate {c.training.learning_rate:g}, "
                      f"{c.training.epochs:g} epochs, batch {c.training.batch_size}"),
         ("pool", f"{', '.join(c.pool.domains)}: {c.pool.size} tasks per domain, "
-                 f"{c.pool.heldout:.0%} held out, levels {levels}, seed {c.pool.seed}"),
+                 f"{c.pool.heldout:.0%} held out, levels: {levels}; seed {c.pool.seed}"),
         ("curation", f"{data.policy}"),
         ("loop", f"{c.loop.generations} generations x {c.loop.runs} runs, seed {c.loop.seed}, "
                  f"deploy {c.loop.deploy}"),

@@ -38,9 +38,9 @@ def load_tasks(config: RunConfig) -> list[Task]:
     pool = config.pool
     tasks: list[Task] = []
     for name in pool.domains:
-        key = json.dumps([name, pool.size, pool.heldout, pool.levels, pool.seed])
+        levels = list(pool.levels_of(name)) or None
+        key = json.dumps([name, pool.size, pool.heldout, levels or [], pool.seed])
         out = cache_dir() / "pools" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-        levels = list(pool.levels) or None
         # force: a cached pool built with other planner settings is rebuilt, not an error
         path = build_pool(
             name, pool.size, pool.seed, out, levels=levels, heldout=pool.heldout, force=True
