@@ -42,7 +42,7 @@ from iterdeploy.pddl.validate import Checker, prepare
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3  # bump when the pool layout, the generation scheme or the split rule changes
+FORMAT = 4  # bump when the pool layout, the generation scheme or the split rule changes
 MARKER = "pool.json"
 MANIFEST = "manifest.jsonl"
 _MAX_ATTEMPTS = 25  # planner failures per task before the build gives up

@@ -2,8 +2,9 @@
 
 A `grid` x `grid` board (border walls included) gets up to `walls` inner walls that keep the
 floor connected. Boxes start on their goal cells; a random walk of the robot then pulls boxes
-(the reverse of a push) until `pulls` pulls are done. Reversing that walk solves the puzzle, so
-no task is dead; a walk that leaves every box on its goal is redrawn.
+(the reverse of a push) until `pulls` pulls are done, then walks 1-3 free steps away. Reversing
+that walk solves the puzzle, so no task is dead; a walk that leaves every box on its goal is
+redrawn.
 """
 
 from __future__ import annotations
@@ -113,6 +114,16 @@ def pull_walk(
             robot = rng.choice(moves)
         else:
             break
+    # Walk away after the last pull, or the solution would open with a push from where the
+    # robot stands (with one pull, every task would be a one-step push).
+    for _ in range(rng.randint(1, 3)):
+        moves = [
+            cell
+            for dr, dc in DIRECTIONS.values()
+            if (cell := (robot[0] + dr, robot[1] + dc)) in floor and cell not in boxes
+        ]
+        if moves:
+            robot = rng.choice(moves)
     return robot, boxes
 
 
