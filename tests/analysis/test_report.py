@@ -58,6 +58,7 @@ def test_report_writes_html_figures_and_tables(report):
         "plan_lengths.png",
         "length_ratio.png",
         "reasoning_tokens.png",
+        "domains.png",
         "training_loss.png",
     }
     for png in report.figures:
@@ -74,10 +75,12 @@ def test_report_writes_html_figures_and_tables(report):
         "regressions",
         "audit_selection_paper",
         "audit_blind_spots_none",
+        "paper_table",
     ):
         assert f"{stem}.csv" in names and f"{stem}.json" in names
     titles = [s.title for s in report.sections]
     assert titles.index("Held-out tasks") == titles.index("Pool tasks") + 1
+    assert titles.index("Per domain") == titles.index("Held-out tasks") + 1
     assert "Reward audit: paper" in titles and "Reward audit: none" in titles
 
 
@@ -197,6 +200,11 @@ def test_verdict_ends_iterdeploy_run(paper_copy, capsys):
     verdict = out[out.index("Verdict") :]
     assert "pool: " in verdict and "held-out: " in verdict and "release gate of paper" in verdict
     assert "settings of paper:" in verdict and out.rstrip().endswith(f"run folder: {paper_copy}")
+    table = out[out.index("Per domain") : out.index("Verdict")]  # the paper's table
+    assert "blocksworld (paper, 2 runs): 18 pool tasks, 6 held out" in table
+    lines = table.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("gen "))
+    assert [line.split()[0] for line in lines[header + 1 : header + 4]] == ["0", "1", "2"]
 
 
 def test_report_overlays_folders_of_one_policy_by_seed(run_folders, tmp_path):
