@@ -75,7 +75,8 @@ def test_report_writes_html_figures_and_tables(report):
         "regressions",
         "audit_selection_paper",
         "audit_blind_spots_none",
-        "paper_table",
+        "paper_table_pool",
+        "paper_table_heldout",
     ):
         assert f"{stem}.csv" in names and f"{stem}.json" in names
     titles = [s.title for s in report.sections]
@@ -127,7 +128,7 @@ def test_report_shows_the_model_the_loop_deployed_each_generation(report):
 
 def test_report_html_is_self_contained(report):
     page = report.html.read_text(encoding="utf-8")
-    assert page.count('src="data:image/png;base64,') == 6
+    assert page.count('src="data:image/png;base64,') == 7
     assert '<img alt="training_loss" src="data:image/png;base64,' in page
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert "<link" not in page
@@ -154,7 +155,7 @@ def test_report_in_headless_chromium_shows_verdict_plots_and_whole_tables(report
         tmp_path, "--window-size=1400,1000", "--virtual-time-budget=5000", "--dump-dom",
         page.as_uri(),
     ).stdout  # fmt: skip
-    assert 'data-images-ok="6/6"' in dom  # every plot decoded and at least 400 px wide
+    assert 'data-images-ok="7/7"' in dom  # every plot decoded and at least 400 px wide
     assert 'data-tables-cut="0"' in dom and 'data-page-wider="false"' in dom
     assert int(re.search(r'data-tables="(\d+)"', dom).group(1)) > 20
     assert 0 < int(re.search(r'data-verdict-top="(-?\d+)"', dom).group(1)) < 200

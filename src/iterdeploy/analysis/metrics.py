@@ -35,6 +35,12 @@ class Table:
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
+    def select(self, name: str, title: str, columns: Sequence[str]) -> Table:
+        """Return a table of some of these columns, in the given order."""
+        index = [self.columns.index(c) for c in columns]
+        rows = tuple(tuple(row[i] for i in index) for row in self.rows)
+        return Table(name, title, tuple(columns), rows, self.note)
+
 
 @dataclass(frozen=True, slots=True)
 class Group:

@@ -142,7 +142,7 @@ def _sections(
             "The paper's table, one block of rows per domain: solved pool and held-out tasks "
             "per generation (mean, min-max over runs, unanimous@k, distinct problems), the "
             "shortest valid plan of each solved task and the reasoning tokens of valid traces.",
-            (metrics.paper_table(groups),),
+            _per_domain(metrics.paper_table(groups)),
             (figures["domains"],),
         )
     )
@@ -195,6 +195,18 @@ def _sections(
         )
     )
     return sections
+
+
+def _per_domain(table: metrics.Table) -> tuple[metrics.Table, ...]:
+    """Return the paper's table as one page-wide table per split (all columns are too wide)."""
+    keys = ("policy", "domain", "generation", "runs")
+    pool = [c for c in table.columns if c.startswith("pool ")]
+    heldout = [c for c in table.columns if c.startswith("heldout ")]
+    return (
+        table.select("paper_table_pool", "Per domain: pool tasks, plan length and reasoning "
+                     "tokens", (*keys, *pool, "plan length", "reasoning tokens")),
+        table.select("paper_table_heldout", "Per domain: held-out tasks", (*keys, *heldout)),
+    )  # fmt: skip
 
 
 def _split_section(
