@@ -8,7 +8,6 @@ import pytest
 
 from iterdeploy.config import (
     RunConfig,
-    check_run,
     config_digest,
     from_dict,
     load_config,
@@ -19,6 +18,7 @@ from iterdeploy.config import (
 )
 from iterdeploy.curation.checks import CheckConfig
 from iterdeploy.errors import ConfigError
+from iterdeploy.loop.setup import check_run
 from iterdeploy.training.config import LaunchConfig
 
 
@@ -242,7 +242,8 @@ def test_check_run_names_every_missing_extra():
     code = (
         "import sys\n"
         "for m in ('torch', 'transformers', 'trl'): sys.modules[m] = None\n"
-        "from iterdeploy.config import check_run, load_config\n"
+        "from iterdeploy.config import load_config\n"
+        "from iterdeploy.loop.setup import check_run\n"
         "check_run(load_config('quickstart'))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

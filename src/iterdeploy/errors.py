@@ -62,3 +62,11 @@ class StoreError(IterdeployError):
 
 class TrainingError(IterdeployError):
     """Fine-tuning failed or produced an unusable model (e.g. an empty adapter)."""
+
+
+# What a config holding a literal API key is told (the message never repeats the secret).
+LITERAL_KEY = (
+    "model.backend_options.api_key: do not write the API key into the config (it is stored "
+    "with the run); export OPENAI_API_KEY=<your key>, or name another variable with "
+    "model.backend_options.api_key_env"
+)

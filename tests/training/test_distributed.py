@@ -186,7 +186,7 @@ def test_accelerate_reads_the_generated_ddp_and_zero2_configs(tmp_path):
 def test_launch_commands_run_the_worker_module_under_accelerate_or_torchrun(tmp_path):
     gpu = launch_command(LaunchConfig(processes=4), tmp_path / "a.json", tmp_path / "job")
     assert gpu[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
-    assert gpu[-3:] == ["-m", "iterdeploy.training.distributed", str(tmp_path / "job")]
+    assert gpu[-3:] == ["-m", "iterdeploy.training.worker", str(tmp_path / "job")]
     cpu = launch_command(
         LaunchConfig(processes=4, machines=2, cpu=True), tmp_path / "a.json", tmp_path / "job"
     )

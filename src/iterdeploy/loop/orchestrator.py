@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any
 
 from iterdeploy.config import (
     RunConfig,
-    check_run,
     config_digest,
     from_dict,
     read_toml,
@@ -47,6 +46,7 @@ from iterdeploy.curation.policies import ScoredTrace, curate, resolve_policy
 from iterdeploy.errors import StoreError
 from iterdeploy.generation.base import SamplingParams
 from iterdeploy.loop.executors import Executor, Shard, open_executor
+from iterdeploy.loop.setup import check_run
 from iterdeploy.loop.stages import (
     GenerationSummary,
     TraceRow,
@@ -74,7 +74,7 @@ def new_run_id() -> str:
 def start_run(config: RunConfig, run_dir: str | Path | None = None) -> Path:
     """Create a run folder for `config`, run every stage, and return the folder.
 
-    Every name and parameter is checked first (`config.check_run`), before the folder exists.
+    Every name and parameter is checked first (`loop.setup.check_run`), before the folder exists.
     """
     check_run(config)
     folder = Path(run_dir) if run_dir is not None else Path(config.loop.out_dir) / new_run_id()

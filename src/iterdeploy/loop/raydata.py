@@ -28,7 +28,7 @@ from typing import Any
 
 from iterdeploy.errors import ConfigError
 from iterdeploy.generation.base import Trace, build_trace, sample_seed
-from iterdeploy.loop.executors import Shard
+from iterdeploy.loop.stages import Shard
 
 log = logging.getLogger(__name__)
 

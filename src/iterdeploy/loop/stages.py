@@ -22,6 +22,7 @@ from iterdeploy.curation.checks import CheckConfig, build_check, run_checks
 
 if TYPE_CHECKING:
     from iterdeploy.domains.base import Task
+    from iterdeploy.sampling import SamplingParams
 
 
 def derive_seed(run_seed: int, *parts: object) -> int:
@@ -37,6 +38,17 @@ def derive_seed(run_seed: int, *parts: object) -> int:
 def chunked(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     """Return `items` cut into consecutive chunks of `size` (the last may be shorter)."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """One deterministic unit of generation: the same prompts and seeds on every attempt."""
+
+    index: int  # the deployment chunk it belongs to (its done-marker in the store)
+    prompts: tuple[str, ...]
+    seeds: tuple[int, ...]  # one per prompt; sample j of prompt i uses sample_seed(seeds[i], j)
+    params: SamplingParams
+    adapter: str | None = None  # the generation's adapter directory; None for the base model
 
 
 @dataclass(frozen=True, slots=True)
