@@ -134,3 +134,12 @@ def test_config_imports_no_stage_above_it() -> None:
         assert not bad, f"iterdeploy.config imports {bad}"
     reached = _reach(graph, "iterdeploy.config")
     assert not {d for d in reached if d.startswith((f"{NAME}.analysis", f"{NAME}.loop"))}
+
+
+def test_only_analysis_and_commands_import_analysis() -> None:
+    graph = import_graph()
+    for module, deps in graph.items():
+        if module.startswith((f"{NAME}.analysis", f"{NAME}.commands")):
+            continue
+        bad = sorted(d for d in deps if d.startswith(f"{NAME}.analysis"))
+        assert not bad, f"{module} imports {bad}: analysis only reads the store"

@@ -392,8 +392,8 @@ def promote(
     max_group_drop: MaxGroupDrop = 0.1,
 ) -> None:
     """Deploy GEN if it passes the release gate against the deployed one (exit 1 if not)."""
-    from iterdeploy.analysis.governance import GateConfig
-    from iterdeploy.analysis.governance import promote as promote_generation
+    from iterdeploy.loop.gate import GateConfig
+    from iterdeploy.loop.gate import promote as promote_generation
 
     gate = GateConfig(split=split, max_drop=max_drop, max_group_drop=max_group_drop)
     decision = promote_generation(run_dir, run, generation, gate, reason=reason, force=force)
@@ -419,8 +419,8 @@ def rollback(
 
     --to G needs a generation the gate released (0, or one that passed), or --force.
     """
-    from iterdeploy.analysis.governance import GateConfig
-    from iterdeploy.analysis.governance import rollback as rollback_to
+    from iterdeploy.loop.gate import GateConfig
+    from iterdeploy.loop.gate import rollback as rollback_to
 
     gate = GateConfig(split=split, max_drop=max_drop, max_group_drop=max_group_drop)
     row = rollback_to(run_dir, run, to=to, reason=reason, config=gate, gated=gated, force=force)

@@ -1,7 +1,7 @@
 """Read a run folder's store into plain records that the tables, plots and audit work on.
 
-Analysis only reads: it opens `store.sqlite` through `loop.store.Store` and never writes, except
-for the deployment pointer in `governance.py`. Only generations whose `evaluate` stage is done
+Analysis only reads: it opens `store.sqlite` through `loop.store.Store` and never writes (the
+deployment pointer is moved by `loop.gate`). Only generations whose `evaluate` stage is done
 are loaded, so a run that is still going (or was killed) is analysed up to its last whole
 generation. Full model outputs are not loaded; plans, lengths, token counts and verdicts are.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from iterdeploy.domains.pool import content_key
 from iterdeploy.errors import ConfigError, StoreError
-from iterdeploy.loop.store import Store
+from iterdeploy.loop.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -150,17 +150,6 @@ def parse_trace_id(text: str) -> tuple[int, int, str, int]:
         ) from exc
 
 
-def open_store(folder: str | Path) -> Store:
-    """Return the store of run folder `folder`, with an error naming the folder if absent."""
-    path = Path(folder)
-    if not (path / Store.FILENAME).is_file():
-        raise StoreError(
-            f"{path} is not a run folder (no {Store.FILENAME}); pass the folder that "
-            "`iterdeploy run` printed"
-        )
-    return Store(path / Store.FILENAME)
-
-
 def load_run(folder: str | Path) -> RunData:
     """Return the evaluated generations of the run folder `folder` as records."""
     folder = Path(folder)
@@ -204,12 +193,7 @@ def load_run(folder: str | Path) -> RunData:
                 "SELECT run, generation, kind, losses, eval_losses FROM models ORDER BY 1, 2"
             )
         )
-        pool_models = {
-            (r["run"], r["generation"]): int(json.loads(r["detail"])["deployed"])
-            for r in store.query(
-                "SELECT run, generation, detail FROM events WHERE kind = 'gate' ORDER BY id"
-            )
-        }
+        pool_models = {key: int(r["deployed"]) for key, r in store.gate_decisions().items()}
         run_id = store.get_meta("run_id") or folder.name
     policy = _policy_label(datasets, folder)
     solved: dict[tuple[int, int, str], set[str]] = defaultdict(set)

@@ -16,8 +16,8 @@ from statistics import fmean
 from typing import Any
 
 from iterdeploy.analysis.data import RunData, load_run, open_store
-from iterdeploy.analysis.governance import GateConfig, deployed, gate_chain
 from iterdeploy.analysis.metrics import SPLITS, Group, group_runs
+from iterdeploy.loop.gate import GateConfig, deployed, gate_chain
 
 SPLIT_NAMES = {"pool": "pool", "heldout": "held-out"}
 

@@ -46,6 +46,7 @@ from iterdeploy.curation.policies import ScoredTrace, curate, resolve_policy
 from iterdeploy.errors import StoreError
 from iterdeploy.generation.base import SamplingParams
 from iterdeploy.loop.executors import Executor, Shard, open_executor
+from iterdeploy.loop.gate import compare, deployed
 from iterdeploy.loop.setup import check_run
 from iterdeploy.loop.stages import (
     GenerationSummary,
@@ -55,7 +56,15 @@ from iterdeploy.loop.stages import (
     derive_seed,
     summarize_generation,
 )
-from iterdeploy.loop.store import SCHEMA_VERSION, Store, add_event, mark_done, now
+from iterdeploy.loop.store import (
+    SCHEMA_VERSION,
+    Store,
+    add_deployment,
+    add_event,
+    add_gate_decision,
+    mark_done,
+    now,
+)
 from iterdeploy.tracking.progress import Progress
 from iterdeploy.tracking.session import GenerationRecord, Tracking, open_tracking
 
@@ -281,8 +290,6 @@ class Loop:
     def gate(self, run: int, generation: int) -> None:
         """Gate model `generation` against the deployed one on its held-out traces; record
         which generation is deployed now (and samples this generation's pool) and why."""
-        from iterdeploy.analysis.governance import compare, deployed
-
         if self.store.is_done(run, generation, "gate"):
             return
         # The store's pointer: the loop's last release, or a promote/rollback made meanwhile.
@@ -293,7 +300,9 @@ class Loop:
         if not decision.passed:
             reason += f"; generation {current} stays deployed"
         with self.store.transaction() as db:
-            _deployment(db, run, now_deployed, reason)
+            add_deployment(db, run, now_deployed, "deploy", reason)
+            add_gate_decision(db, run, generation, current, decision.passed, decision.solve_rate,
+                              decision.reference_rate, decision.reasons, now_deployed)  # fmt: skip
             add_event(
                 db,
                 "gate",
@@ -317,10 +326,11 @@ class Loop:
         summary = self._summary(run, generation, self._solved_before(run, generation))
         with self.store.transaction() as db:
             if self.config.loop.deploy == "newest" or generation == 0:
-                _deployment(
+                add_deployment(
                     db,
                     run,
                     generation,
+                    "deploy",
                     "loop: generation deployed on the pool" if generation else "loop: base model",
                 )
             add_event(
@@ -499,17 +509,13 @@ class Loop:
         """Return the generation whose model samples the pool tasks of `generation`."""
         if self.config.loop.deploy == "newest" or generation == 0:
             return generation
-        rows = self.store.query(
-            "SELECT detail FROM events WHERE run = ? AND generation = ? AND kind = 'gate' "
-            "ORDER BY id DESC LIMIT 1",
-            (run, generation),
-        )
-        if not rows:
+        decision = self.store.gate_decisions().get((run, generation))
+        if decision is None:
             raise StoreError(
                 f"run {run} generation {generation} has no gate decision; the store is "
                 "inconsistent (was it edited?)"
             )
-        return int(json.loads(rows[0]["detail"])["deployed"])
+        return int(decision["deployed"])
 
     def _model_path(self, run: int, generation: int) -> str | None:
         rows = self.store.query(
@@ -680,14 +686,6 @@ def read_summaries(folder: str | Path) -> list[GenerationSummary]:
     data = json.loads(path.read_text(encoding="utf-8"))
     # A summary.json from before the problem counts loads with them None (their defaults).
     return [GenerationSummary(**g) for r in data["runs"] for g in r["generations"]]
-
-
-def _deployment(db: Any, run: int, generation: int, reason: str) -> None:
-    """Append the loop's row to the deployment history: `generation` is deployed now."""
-    db.execute(
-        "INSERT INTO deployments (at, run, generation, action, reason) VALUES (?,?,?,?,?)",
-        (now(), run, generation, "deploy", reason),
-    )
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -2,8 +2,12 @@
 
 The schema is the one SQL string below; docs/loop.md explains each table. Stages write their
 outputs and their done-marker (a `stages` row) in one transaction through `Store.transaction`,
-so a run killed at any point holds only whole stages and whole deployment chunks. Only the
-orchestrator writes here; analysis reads.
+so a run killed at any point holds only whole stages and whole deployment chunks. All SQL of
+the package is in this module, with named columns; the loop (the orchestrator and the gate's
+`promote` / `rollback`) writes through it, analysis only reads.
+
+A store of an older schema version is migrated when it is opened (`MIGRATIONS`), so old run
+folders stay readable and resumable.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from iterdeploy.errors import StoreError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the gate_decisions table (1 kept them in `gate` events only)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -136,6 +140,17 @@ CREATE TABLE IF NOT EXISTS deployments (
     action TEXT NOT NULL,               -- deploy (by the loop) | promote | rollback
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS gate_decisions (  -- the loop's gate (loop.deploy = "gated")
+    run INTEGER NOT NULL,
+    generation INTEGER NOT NULL,        -- the candidate
+    reference INTEGER NOT NULL,         -- the generation deployed when it was gated
+    passed INTEGER NOT NULL,
+    solve_rate REAL NOT NULL,           -- the candidate's, on the gate's split
+    reference_rate REAL NOT NULL,
+    reasons TEXT NOT NULL,              -- JSON list; empty when it passed
+    deployed INTEGER NOT NULL,          -- the generation deployed after the decision
+    PRIMARY KEY (run, generation)
+);
 """
 
 # Columns that describe the work itself; timings and timestamps vary between machines and runs.
@@ -180,9 +195,26 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable run store ({exc})") from exc
         self.db.row_factory = sqlite3.Row
+        self._migrate()
 
     def close(self) -> None:
         self.db.close()
+
+    def _migrate(self) -> None:
+        """Bring a store written by an older version up to SCHEMA_VERSION (a no-op when new)."""
+        version = self.get_meta("schema_version")
+        if version is None or version == SCHEMA_VERSION:
+            return
+        with self.transaction() as db:
+            if version == "1":  # gate decisions were only in the detail JSON of `gate` events
+                for r in db.execute(
+                    "SELECT run, generation, detail FROM events WHERE kind = 'gate' ORDER BY id"
+                ).fetchall():
+                    d = json.loads(r["detail"])
+                    add_gate_decision(db, r["run"], r["generation"], d["reference"],
+                                      d["passed"], d["solve_rate"], d["reference_rate"],
+                                      d["reasons"], d["deployed"], replace=True)  # fmt: skip
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
 
     def __enter__(self) -> Store:
         return self
@@ -216,6 +248,51 @@ class Store:
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return self.db.execute(sql, params).fetchall()
 
+    # ---- reads ------------------------------------------------------------------------------
+
+    def evaluated(self, run: int) -> list[int]:
+        """Return the generations of `run` whose `evaluate` stage is done, ascending."""
+        rows = self.query(
+            "SELECT generation FROM stages WHERE run = ? AND stage = 'evaluate'"
+            " ORDER BY generation",
+            (run,),
+        )
+        return [r["generation"] for r in rows]
+
+    def solved(self, run: int, generation: int, split: str | None = None) -> set[str]:
+        """Return the tasks (of `split`, if given) with a valid trace in (run, generation).
+
+        The one definition of "the tasks generation g solved" over stored traces; analysis
+        applies the same rule to loaded records (`analysis.data.solved_sets`).
+        """
+        rows = self.query(
+            "SELECT DISTINCT tr.task_id FROM traces tr JOIN tasks t USING (task_id)"
+            " WHERE tr.run = ? AND tr.generation = ? AND tr.valid = 1"
+            " AND (? IS NULL OR t.split = ?)",
+            (run, generation, split, split),
+        )
+        return {r["task_id"] for r in rows}
+
+    def split_tasks(self, split: str) -> list[sqlite3.Row]:
+        """Return (task_id, domain, difficulty) of the tasks of `split`."""
+        return self.query("SELECT task_id, domain, difficulty FROM tasks WHERE split = ?", (split,))
+
+    def deployments(self, run: int) -> list[sqlite3.Row]:
+        """Return the deployment history of `run`, oldest first."""
+        return self.query(
+            "SELECT id, at, run, generation, action, reason FROM deployments WHERE run = ?"
+            " ORDER BY id",
+            (run,),
+        )
+
+    def gate_decisions(self) -> dict[tuple[int, int], sqlite3.Row]:
+        """Return the loop gate's decisions by (run, candidate generation)."""
+        rows = self.query(
+            "SELECT run, generation, reference, passed, solve_rate, reference_rate, reasons,"
+            " deployed FROM gate_decisions ORDER BY run, generation"
+        )
+        return {(r["run"], r["generation"]): r for r in rows}
+
     def digests(self) -> dict[str, str]:
         """Return a content digest per table, ignoring timings and timestamps."""
         out = {}
@@ -246,3 +323,50 @@ def add_event(
         "INSERT INTO events (at, run, generation, kind, detail) VALUES (?, ?, ?, ?, ?)",
         (now(), run, generation, kind, json.dumps(detail, sort_keys=True, default=str)),
     )
+
+
+def open_store(folder: str | Path) -> Store:
+    """Return the store of run folder `folder`, with an error naming the folder if absent."""
+    path = Path(folder)
+    if not (path / Store.FILENAME).is_file():
+        raise StoreError(
+            f"{path} is not a run folder (no {Store.FILENAME}); pass the folder that "
+            "`iterdeploy run` printed"
+        )
+    return Store(path / Store.FILENAME)
+
+
+# ---- writes (call inside `Store.transaction`) ----------------------------------------------
+
+
+def add_deployment(
+    db: sqlite3.Connection, run: int, generation: int, action: str, reason: str
+) -> None:
+    """Append a row to the deployment history: `generation` is deployed now."""
+    db.execute(
+        "INSERT INTO deployments (at, run, generation, action, reason) VALUES (?, ?, ?, ?, ?)",
+        (now(), run, generation, action, reason),
+    )
+
+
+def add_gate_decision(
+    db: sqlite3.Connection,
+    run: int,
+    generation: int,
+    reference: int,
+    passed: bool,
+    solve_rate: float,
+    reference_rate: float,
+    reasons: list[str] | tuple[str, ...],
+    deployed: int,
+    *,
+    replace: bool = False,
+) -> None:
+    """Record the loop gate's decision on candidate `generation` (and what is deployed now)."""
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
+    db.execute(
+        f"{verb} INTO gate_decisions (run, generation, reference, passed, solve_rate,"
+        " reference_rate, reasons, deployed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (run, generation, reference, int(passed), solve_rate, reference_rate,
+         json.dumps(list(reasons)), deployed),
+    )  # fmt: skip
