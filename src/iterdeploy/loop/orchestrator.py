@@ -59,9 +59,14 @@ from iterdeploy.loop.stages import (
 from iterdeploy.loop.store import (
     SCHEMA_VERSION,
     Store,
+    add_dataset,
     add_deployment,
     add_event,
     add_gate_decision,
+    add_model,
+    add_run,
+    finish_run,
+    insert,
     mark_done,
     now,
 )
@@ -187,10 +192,7 @@ class Loop:
         from iterdeploy.loop.setup import prompt_for
 
         self.prompts = {t.id: prompt_for(self.config, t) for t in self.tasks}
-        stored = {
-            r["task_id"]: r["prompt_digest"]
-            for r in self.store.query("SELECT task_id, prompt_digest FROM tasks")
-        }
+        stored = self.store.prompt_digests()
         rows = []
         for t in self.tasks:
             digest = _sha(self.prompts[t.id])
@@ -201,47 +203,31 @@ class Loop:
                         "the template changed since the run started. Start a new run."
                     )
                 continue
-            rows.append(
-                (
-                    t.id,
-                    t.domain,
-                    t.split,
-                    str(t.difficulty),
-                    json.dumps(t.params, sort_keys=True, default=str),
-                    t.problem,
-                    json.dumps(list(t.reference_plan)),
-                    t.reference_length,
-                    t.digest,
-                    self.prompts[t.id],
-                    digest,
-                )
-            )
+            rows.append({
+                "task_id": t.id, "domain": t.domain, "split": t.split,
+                "difficulty": str(t.difficulty),
+                "params": json.dumps(t.params, sort_keys=True, default=str),
+                "problem": t.problem, "reference_plan": json.dumps(list(t.reference_plan)),
+                "reference_length": t.reference_length, "digest": t.digest,
+                "prompt": self.prompts[t.id], "prompt_digest": digest,
+            })  # fmt: skip
         if len(stored) + len(rows) != len(self.tasks):
             raise StoreError(f"{self.folder}: the stored tasks are not this config's pool")
         with self.store.transaction() as db:
-            db.executemany("INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            insert(db, "tasks", rows)
 
     def _start(self, run: int) -> None:
-        if self.store.query("SELECT 1 FROM runs WHERE run = ?", (run,)):
+        if self.store.has_run(run):
             return
         with self.store.transaction() as db:
             seed = derive_seed(self.config.loop.seed, run)
-            db.execute(
-                "INSERT INTO runs (run, seed, started_at) VALUES (?, ?, ?)", (run, seed, now())
-            )
-            db.execute(
-                "INSERT INTO models VALUES "
-                "(?, 0, ?, 'base', NULL, NULL, NULL, '{}', '[]', '[]', 0)",
-                (run, self.base),
-            )
+            add_run(db, run, seed)
+            add_model(db, _base_model(run, 0, self.base, None, 0))
             add_event(db, "run-started", run, None, seed=seed)
 
     def _finish(self, run: int) -> None:
         with self.store.transaction() as db:
-            db.execute(
-                "UPDATE runs SET finished_at = ? WHERE run = ? AND finished_at IS NULL",
-                (now(), run),
-            )
+            finish_run(db, run)
 
     # ---- stages ---------------------------------------------------------------------------
 
@@ -282,7 +268,7 @@ class Loop:
             for shard, traces in executor.generate(shards):
                 rows = self._deploy_chunk(executor, plan[shard.index], traces)
                 with self.store.transaction() as db:
-                    db.executemany(f"INSERT INTO traces VALUES ({','.join('?' * 21)})", rows)
+                    insert(db, "traces", rows)
                     mark_done(db, run, generation, "deploy", shard.index)
                 bar.update(len(rows))
         bar.close()
@@ -355,27 +341,14 @@ class Loop:
         )
         _write_atomic(self.folder / relative, text)
         digest = _sha(text)
+        dataset = {
+            "run": run, "generation": generation, "policy": cur.policy,
+            "params": json.dumps(cur.params, sort_keys=True),
+            "require": json.dumps(list(cur.require)), "digest": digest, "size": len(examples),
+            "path": relative.as_posix(),
+        }  # fmt: skip
         with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run,
-                    generation,
-                    cur.policy,
-                    json.dumps(cur.params, sort_keys=True),
-                    json.dumps(list(cur.require)),
-                    digest,
-                    len(examples),
-                    relative.as_posix(),
-                ),
-            )
-            db.executemany(
-                "INSERT INTO dataset_examples VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (run, generation, i, e.task_id, e.generation, e.sample)
-                    for i, e in enumerate(examples)
-                ],
-            )
+            add_dataset(db, dataset, [(e.task_id, e.generation, e.sample) for e in examples])
             add_event(db, "dataset-curated", run, generation, size=len(examples), digest=digest)
             mark_done(db, run, generation, "curate")
         log.info(
@@ -386,10 +359,7 @@ class Loop:
         """Fine-tune the BASE model on dataset `generation`; record the adapter."""
         if self.store.is_done(run, generation, "train"):
             return
-        row = self.store.query(
-            "SELECT path, digest, size FROM datasets WHERE run = ? AND generation = ?",
-            (run, generation),
-        )[0]
+        row = self.store.dataset(run, generation)
         examples = [
             json.loads(line)
             for line in (self.folder / row["path"]).read_text(encoding="utf-8").splitlines()
@@ -400,12 +370,13 @@ class Loop:
                 "restore it or start a new run"
             )
         if examples:
-            values = self._train_adapter(run, generation, examples, row["digest"])
+            model = self._train_adapter(run, generation, examples, row["digest"])
         else:
-            values = self._model_row_untrained(run, generation, row["digest"])
+            model = self._model_row_untrained(run, generation, row["digest"])
         with self.store.transaction() as db:
-            db.execute("INSERT INTO models VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
-            add_event(db, "model-trained", run, generation, model=values[3], examples=len(examples))
+            add_model(db, model)
+            add_event(db, "model-trained", run, generation, model=model["kind"],
+                      examples=len(examples))  # fmt: skip
             mark_done(db, run, generation, "train")
 
     def _track(self, run: int, generation: int) -> None:
@@ -413,19 +384,9 @@ class Loop:
         (each at most once per run folder: the ledger skips what a killed attempt sent)."""
         if self.tracking is None:
             return
-        event = self.store.query(
-            "SELECT detail FROM events WHERE run = ? AND generation = ? AND "
-            "kind = 'generation-evaluated' ORDER BY id DESC LIMIT 1",
-            (run, generation),
-        )
-        summary = json.loads(event[0]["detail"])["summary"]
-        model = self.store.query(
-            "SELECT losses, eval_losses FROM models WHERE run = ? AND generation = ?",
-            (run, generation),
-        )[0]
-        dataset = self.store.query(
-            "SELECT path, digest FROM datasets WHERE run = ? AND generation = ?", (run, generation)
-        )
+        summary = self.store.last_event(run, generation, "generation-evaluated")["summary"]
+        model = self.store.model(run, generation)
+        dataset = self.store.dataset(run, generation)
         numbers = {k: float(v) for k, v in summary.items()
                    if k not in ("run", "generation") and isinstance(v, (int, float))}  # fmt: skip
         self.tracking.log_generation(
@@ -433,8 +394,8 @@ class Loop:
                 run, generation, numbers,
                 tuple(map(tuple, json.loads(model["losses"]))),
                 tuple(map(tuple, json.loads(model["eval_losses"]))),
-                self.folder / dataset[0]["path"] if dataset else None,
-                dataset[0]["digest"] if dataset else "",
+                self.folder / dataset["path"] if dataset else None,
+                dataset["digest"] if dataset else "",
             )
         )  # fmt: skip
 
@@ -454,7 +415,7 @@ class Loop:
 
     def _deploy_chunk(
         self, executor: Executor, chunk: Chunk, traces: list[list[Trace]]
-    ) -> list[tuple[Any, ...]]:
+    ) -> list[dict[str, Any]]:
         prompts = [self.prompts[t.id] for t in chunk.tasks]
         jobs = [(t.id, tr.text) for t, row in zip(chunk.tasks, traces, strict=True) for tr in row]
         scores = iter(executor.validate(jobs))
@@ -464,46 +425,28 @@ class Loop:
         ):
             for j, tr in enumerate(samples):
                 s = next(scores)
-                rows.append(
-                    (
-                        chunk.run,
-                        chunk.generation,
-                        task.id,
-                        j,
-                        seed,
-                        _sha(prompt),
-                        tr.text,
-                        tr.reasoning_tokens,
-                        tr.output_tokens,
-                        int(tr.truncated),
-                        json.dumps(list(s.plan)),
-                        len(s.plan),
-                        s.extraction,
-                        int(s.valid),
-                        s.reason,
-                        s.step,
-                        s.detail,
-                        json.dumps(list(s.unsatisfied)),
-                        json.dumps(s.checks, sort_keys=True),
-                        tr.seconds / max(1, len(jobs)),
-                        s.seconds,
-                    )
-                )
+                rows.append({
+                    "run": chunk.run, "generation": chunk.generation, "task_id": task.id,
+                    "sample": j, "seed": seed, "prompt_digest": _sha(prompt), "text": tr.text,
+                    "reasoning_tokens": tr.reasoning_tokens, "output_tokens": tr.output_tokens,
+                    "truncated": int(tr.truncated), "plan": json.dumps(list(s.plan)),
+                    "plan_length": len(s.plan), "extraction": s.extraction,
+                    "valid": int(s.valid), "reason": s.reason, "step": s.step,
+                    "detail": s.detail, "unsatisfied": json.dumps(list(s.unsatisfied)),
+                    "checks": json.dumps(s.checks, sort_keys=True),
+                    "gen_seconds": tr.seconds / max(1, len(jobs)), "val_seconds": s.seconds,
+                })  # fmt: skip
         return rows
 
     def _record_generation(self, run: int, generation: int, validator: tuple[str, str]) -> None:
+        row = {
+            "run": run, "generation": generation,
+            "sampling": json.dumps(to_dict(self.config.generation), sort_keys=True),
+            "heldout_samples": self.config.loop.heldout_samples, "validator": validator[0],
+            "validator_version": validator[1], "started_at": now(),
+        }  # fmt: skip
         with self.store.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run,
-                    generation,
-                    json.dumps(to_dict(self.config.generation), sort_keys=True),
-                    self.config.loop.heldout_samples,
-                    *validator,
-                    now(),
-                ),
-            )
+            insert(db, "generations", [row], verb="INSERT OR IGNORE")
 
     def _pool_model(self, run: int, generation: int) -> int:
         """Return the generation whose model samples the pool tasks of `generation`."""
@@ -518,29 +461,27 @@ class Loop:
         return int(decision["deployed"])
 
     def _model_path(self, run: int, generation: int) -> str | None:
-        rows = self.store.query(
-            "SELECT adapter_path FROM models WHERE run = ? AND generation = ?", (run, generation)
-        )
-        if not rows:
+        row = self.store.model(run, generation)
+        if row is None:
             raise StoreError(
                 f"run {run} generation {generation} has no model; the store is "
                 "inconsistent (was it edited?)"
             )
-        path = rows[0]["adapter_path"]
+        path = row["adapter_path"]
         return None if path is None else str(self.folder / path)
 
-    def _model_row_untrained(self, run: int, generation: int, dataset: str) -> tuple[Any, ...]:
+    def _model_row_untrained(self, run: int, generation: int, dataset: str) -> dict[str, Any]:
         log.warning(
             "run %d gen %d: the curated set is empty; generation %d is the base model",
             run,
             generation,
             generation,
         )
-        return (run, generation, self.base, "base", None, None, dataset, "{}", "[]", "[]", 0.0)
+        return _base_model(run, generation, self.base, dataset, 0.0)
 
     def _train_adapter(
         self, run: int, generation: int, examples: list[dict[str, str]], dataset: str
-    ) -> tuple[Any, ...]:
+    ) -> dict[str, Any]:
         from iterdeploy.training.sft import train
 
         out = self.folder / "adapters" / f"r{run}" / f"g{generation}"
@@ -550,26 +491,17 @@ class Loop:
         log.info("run %d gen %d: training on %d examples", run, generation, len(examples))
         result = train(self.base, examples, config, out)
         path = Path(result.path).resolve().relative_to(self.folder.resolve())
-        return (
-            run,
-            generation,
-            self.base,
-            result.kind,
-            path.as_posix(),
-            result.digest,
-            dataset,
-            json.dumps(to_dict(config), sort_keys=True),
-            json.dumps(list(result.losses)),
-            json.dumps(list(result.eval_losses)),
-            result.wall_seconds,
-        )
+        return {
+            "run": run, "generation": generation, "base": self.base, "kind": result.kind,
+            "adapter_path": path.as_posix(), "adapter_digest": result.digest,
+            "dataset_digest": dataset, "train_config": json.dumps(to_dict(config), sort_keys=True),
+            "losses": json.dumps(list(result.losses)),
+            "eval_losses": json.dumps(list(result.eval_losses)),
+            "wall_seconds": result.wall_seconds,
+        }  # fmt: skip
 
     def _scored_traces(self, run: int, last: int) -> list[ScoredTrace]:
-        rows = self.store.query(
-            "SELECT tr.*, t.split, t.prompt FROM traces tr JOIN tasks t USING (task_id) "
-            "WHERE tr.run = ? AND tr.generation <= ? ORDER BY tr.generation, tr.task_id, tr.sample",
-            (run, last),
-        )
+        rows = self.store.traces_with_tasks(run, (0, last))
         return [
             ScoredTrace(
                 run=r["run"],
@@ -589,21 +521,11 @@ class Loop:
         ]
 
     def _solved_before(self, run: int, generation: int) -> set[str]:
-        rows = self.store.query(
-            "SELECT DISTINCT task_id FROM traces WHERE run = ? AND generation < ? AND valid = 1",
-            (run, generation),
-        )
-        return {r["task_id"] for r in rows}
+        return set().union(*(self.store.solved(run, g) for g in range(generation)))
 
     def _summary(self, run: int, generation: int, solved_before: set[str]) -> GenerationSummary:
-        rows = self.store.query(
-            "SELECT tr.task_id, t.split, tr.valid, tr.plan_length, tr.reasoning_tokens "
-            "FROM traces tr JOIN tasks t USING (task_id) WHERE tr.run = ? AND tr.generation = ?",
-            (run, generation),
-        )
-        size = self.store.query(
-            "SELECT size FROM datasets WHERE run = ? AND generation = ?", (run, generation)
-        )
+        rows = self.store.traces_with_tasks(run, (generation, generation))
+        dataset = self.store.dataset(run, generation)
         return summarize_generation(
             run,
             generation,
@@ -619,7 +541,7 @@ class Loop:
             ],
             {t.id: t.split for t in self.tasks},
             solved_before,
-            size[0]["size"] if size else 0,
+            dataset["size"] if dataset else 0,
             self._pool_model(run, generation),
             self.problems,
         )
@@ -686,6 +608,17 @@ def read_summaries(folder: str | Path) -> list[GenerationSummary]:
     data = json.loads(path.read_text(encoding="utf-8"))
     # A summary.json from before the problem counts loads with them None (their defaults).
     return [GenerationSummary(**g) for r in data["runs"] for g in r["generations"]]
+
+
+def _base_model(
+    run: int, generation: int, base: str, dataset: str | None, seconds: float
+) -> dict[str, Any]:
+    """Return the `models` row of an untrained generation: the base model itself."""
+    return {
+        "run": run, "generation": generation, "base": base, "kind": "base",
+        "adapter_path": None, "adapter_digest": None, "dataset_digest": dataset,
+        "train_config": "{}", "losses": "[]", "eval_losses": "[]", "wall_seconds": seconds,
+    }  # fmt: skip
 
 
 def _write_atomic(path: Path, text: str) -> None:

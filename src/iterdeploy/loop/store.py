@@ -250,6 +250,53 @@ class Store:
 
     # ---- reads ------------------------------------------------------------------------------
 
+    def has_run(self, run: int) -> bool:
+        return bool(self.query("SELECT 1 FROM runs WHERE run = ?", (run,)))
+
+    def prompt_digests(self) -> dict[str, str]:
+        """Return task_id -> prompt digest of the stored tasks."""
+        return {r["task_id"]: r["prompt_digest"]
+                for r in self.query("SELECT task_id, prompt_digest FROM tasks")}  # fmt: skip
+
+    def dataset(self, run: int, generation: int) -> sqlite3.Row | None:
+        """Return the curated set that trains model (run, generation), or None."""
+        rows = self.query(
+            "SELECT run, generation, policy, params, require, digest, size, path FROM datasets"
+            " WHERE run = ? AND generation = ?",
+            (run, generation),
+        )
+        return rows[0] if rows else None
+
+    def model(self, run: int, generation: int) -> sqlite3.Row | None:
+        """Return the `models` row of (run, generation), or None."""
+        rows = self.query(
+            "SELECT run, generation, base, kind, adapter_path, adapter_digest, dataset_digest,"
+            " train_config, losses, eval_losses, wall_seconds FROM models"
+            " WHERE run = ? AND generation = ?",
+            (run, generation),
+        )
+        return rows[0] if rows else None
+
+    def last_event(self, run: int, generation: int, kind: str) -> dict[str, Any] | None:
+        """Return the detail of the newest `kind` event of (run, generation), or None."""
+        rows = self.query(
+            "SELECT detail FROM events WHERE run = ? AND generation = ? AND kind = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (run, generation, kind),
+        )
+        return json.loads(rows[0]["detail"]) if rows else None
+
+    def traces_with_tasks(self, run: int, generations: tuple[int, int]) -> list[sqlite3.Row]:
+        """Return the traces of `run` with generations in [first, last], with their task's
+        split and prompt, by generation, task and sample."""
+        return self.query(
+            "SELECT tr.run, tr.generation, tr.task_id, tr.sample, tr.text, tr.valid,"
+            " tr.plan_length, tr.reasoning_tokens, tr.truncated, tr.checks, t.split, t.prompt"
+            " FROM traces tr JOIN tasks t USING (task_id) WHERE tr.run = ?"
+            " AND tr.generation BETWEEN ? AND ? ORDER BY tr.generation, tr.task_id, tr.sample",
+            (run, *generations),
+        )
+
     def evaluated(self, run: int) -> list[int]:
         """Return the generations of `run` whose `evaluate` stage is done, ascending."""
         rows = self.query(
@@ -370,3 +417,47 @@ def add_gate_decision(
         (run, generation, reference, int(passed), solve_rate, reference_rate,
          json.dumps(list(reasons)), deployed),
     )  # fmt: skip
+
+
+def insert(
+    db: sqlite3.Connection, table: str, rows: list[dict[str, Any]], *, verb: str = "INSERT"
+) -> None:
+    """Insert `rows` (column name -> value, all with the same columns) into `table`."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    db.executemany(
+        f"{verb} INTO {table} ({', '.join(columns)})"
+        f" VALUES ({', '.join(':' + c for c in columns)})",
+        rows,
+    )
+
+
+def add_run(db: sqlite3.Connection, run: int, seed: int) -> None:
+    """Record that `run` started, with its derived seed."""
+    insert(db, "runs", [{"run": run, "seed": seed, "started_at": now()}])
+
+
+def finish_run(db: sqlite3.Connection, run: int) -> None:
+    """Stamp `run` finished (once)."""
+    db.execute(
+        "UPDATE runs SET finished_at = ? WHERE run = ? AND finished_at IS NULL", (now(), run)
+    )
+
+
+def add_model(db: sqlite3.Connection, model: dict[str, Any]) -> None:
+    """Record the model of (run, generation): the `models` columns by name."""
+    insert(db, "models", [model])
+
+
+def add_dataset(
+    db: sqlite3.Connection, dataset: dict[str, Any], sources: list[tuple[str, int, int]]
+) -> None:
+    """Record a curated set and, per example, the trace it came from (task_id, gen, sample)."""
+    insert(db, "datasets", [dataset])
+    run, generation = dataset["run"], dataset["generation"]
+    insert(db, "dataset_examples", [
+        {"run": run, "generation": generation, "position": i, "task_id": task_id,
+         "source_generation": source, "sample": sample}
+        for i, (task_id, source, sample) in enumerate(sources)
+    ])  # fmt: skip
