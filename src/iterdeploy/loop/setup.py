@@ -218,17 +218,20 @@ def validator_identity() -> tuple[str, str]:
         checks,
         conditions,
         formula,
+        ground,
         model,
         parser,
         plan,
         sexpr,
         successors,
         validate,
+        verdict,
     )
     from iterdeploy.prompting import extract
 
     digest = hashlib.sha256()
-    modules = (sexpr, model, conditions, parser, plan, successors, formula, checks, validate)
+    modules = (sexpr, model, conditions, parser, plan, successors, formula, checks, verdict,
+               ground, validate)  # fmt: skip
     for module in (*modules, extract):
         digest.update(Path(module.__file__).read_bytes())
     return "iterdeploy.pddl.validate", f"{__version__}+{digest.hexdigest()[:12]}"
