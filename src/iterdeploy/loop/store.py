@@ -433,6 +433,26 @@ def insert(
     )
 
 
+def add_meta(db: sqlite3.Connection, meta: dict[str, str]) -> None:
+    """Write the run folder's `meta` keys (schema_version, config_digest, run_id, ...)."""
+    insert(db, "meta", [{"key": k, "value": v} for k, v in meta.items()])
+
+
+def add_generation(
+    db: sqlite3.Connection,
+    run: int,
+    generation: int,
+    sampling: str,
+    heldout_samples: int,
+    validator: tuple[str, str],
+) -> None:
+    """Record how (run, generation) is deployed and validated (once; later calls keep it)."""
+    row = {"run": run, "generation": generation, "sampling": sampling,
+           "heldout_samples": heldout_samples, "validator": validator[0],
+           "validator_version": validator[1], "started_at": now()}  # fmt: skip
+    insert(db, "generations", [row], verb="INSERT OR IGNORE")
+
+
 def add_run(db: sqlite3.Connection, run: int, seed: int) -> None:
     """Record that `run` started, with its derived seed."""
     insert(db, "runs", [{"run": run, "seed": seed, "started_at": now()}])
