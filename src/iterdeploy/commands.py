@@ -226,7 +226,7 @@ def _start_or_clean_up(config: RunConfig, out: Path | None) -> Path:
 
     from iterdeploy.errors import IterdeployError
     from iterdeploy.loop.orchestrator import new_run_id, start_run
-    from iterdeploy.loop.store import Store
+    from iterdeploy.loop.store import Store, reads
 
     folder = out if out is not None else Path(config.loop.out_dir) / new_run_id()
     existed, store = folder.exists(), folder / Store.FILENAME
@@ -237,7 +237,7 @@ def _start_or_clean_up(config: RunConfig, out: Path | None) -> Path:
         if had_run or not store.is_file():
             raise
         with Store(store) as opened:
-            started = opened.query("SELECT 1 FROM stages LIMIT 1")
+            started = reads.has_stage(opened)
         if not started:
             if existed:  # a folder the user made: remove only the run's files
                 for name in ("config.toml", store.name, f"{store.name}-wal", f"{store.name}-shm"):

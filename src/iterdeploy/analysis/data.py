@@ -16,7 +16,7 @@ from pathlib import Path
 
 from iterdeploy.domains.pool import content_key
 from iterdeploy.errors import ConfigError, StoreError
-from iterdeploy.loop.store import Store, open_store
+from iterdeploy.loop.store import Store, open_store, reads
 
 log = logging.getLogger(__name__)
 
@@ -168,16 +168,11 @@ def load_run(folder: str | Path) -> RunData:
                 r["reference_length"],
                 r["problem"],
             )
-            for r in store.query(
-                "SELECT task_id, domain, split, difficulty, reference_length, problem FROM tasks"
-            )
+            for r in reads.all_tasks(store)
         }
         traces = tuple(
             _trace(r)
-            for r in store.query(
-                "SELECT run, generation, task_id, sample, valid, reason, plan, reasoning_tokens,"
-                " truncated, checks FROM traces ORDER BY run, generation, task_id, sample"
-            )
+            for r in reads.all_trace_verdicts(store)
             if r["generation"] in generations.get(r["run"], ())
         )
         datasets = _datasets(store)
@@ -189,9 +184,7 @@ def load_run(folder: str | Path) -> RunData:
                 tuple((int(s), float(v)) for s, v in json.loads(r["losses"])),
                 tuple((int(s), float(v)) for s, v in json.loads(r["eval_losses"])),
             )
-            for r in store.query(
-                "SELECT run, generation, kind, losses, eval_losses FROM models ORDER BY 1, 2"
-            )
+            for r in reads.all_models(store)
         )
         pool_models = {key: int(r["deployed"]) for key, r in store.gate_decisions().items()}
         run_id = store.get_meta("run_id") or folder.name
@@ -229,9 +222,7 @@ def load_run(folder: str | Path) -> RunData:
 
 def _evaluated(store: Store) -> dict[int, tuple[int, ...]]:
     out: dict[int, list[int]] = defaultdict(list)
-    for r in store.query(
-        "SELECT run, generation FROM stages WHERE stage = 'evaluate' ORDER BY run, generation"
-    ):
+    for r in reads.all_evaluated(store):
         out[r["run"]].append(r["generation"])
     # Keep each run's generations 0, 1, ... up to the first gap (none can be skipped).
     kept = {
@@ -259,10 +250,7 @@ def _trace(r) -> TraceRecord:
 
 def _datasets(store: Store) -> tuple[DatasetRecord, ...]:
     sources: dict[tuple[int, int], list[tuple[int, str, int]]] = defaultdict(list)
-    for r in store.query(
-        "SELECT run, generation, task_id, source_generation, sample FROM dataset_examples"
-        " ORDER BY run, generation, position"
-    ):
+    for r in reads.all_dataset_sources(store):
         sources[(r["run"], r["generation"])].append(
             (r["source_generation"], r["task_id"], r["sample"])
         )
@@ -277,7 +265,7 @@ def _datasets(store: Store) -> tuple[DatasetRecord, ...]:
             r["path"],
             tuple(sources[(r["run"], r["generation"])]),
         )
-        for r in store.query("SELECT * FROM datasets ORDER BY run, generation")
+        for r in reads.all_datasets(store)
     )
 
 

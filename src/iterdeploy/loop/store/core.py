@@ -1,13 +1,6 @@
-"""The run store: one SQLite database (WAL) per run folder, the source of truth of a run.
+"""The run store's schema, its migrations, the `Store` with the loop's reads, and every write.
 
-The schema is the one SQL string below; docs/loop.md explains each table. Stages write their
-outputs and their done-marker (a `stages` row) in one transaction through `Store.transaction`,
-so a run killed at any point holds only whole stages and whole deployment chunks. All SQL of
-the package is in this module, with named columns; the loop (the orchestrator and the gate's
-`promote` / `rollback`) writes through it, analysis only reads.
-
-A store of an older schema version is migrated when it is opened (`MIGRATIONS`), so old run
-folders stay readable and resumable.
+Package docs: `iterdeploy.loop.store`.
 """
 
 from __future__ import annotations
