@@ -357,10 +357,8 @@ def trace_rows(
 ) -> list[dict[str, Any]]:
     """Return the `traces` rows of a generated and scored chunk (`scores` in trace order).
 
-    `Trace.seconds` is each trace's share of its batch's wall time; `gen_seconds` spreads it
-    over the chunk's traces again, as it always has (docs/loop.md).
+    `gen_seconds` is `Trace.seconds`, the trace's share of its batch's wall time.
     """
-    total = sum(len(samples) for samples in traces)
     it = iter(scores)
     rows = []
     for task, seed, digest, samples in zip(
@@ -377,7 +375,7 @@ def trace_rows(
                 "valid": int(s.valid), "reason": s.reason, "step": s.step,
                 "detail": s.detail, "unsatisfied": json.dumps(list(s.unsatisfied)),
                 "checks": json.dumps(s.checks, sort_keys=True),
-                "gen_seconds": tr.seconds / max(1, total), "val_seconds": s.seconds,
+                "gen_seconds": tr.seconds, "val_seconds": s.seconds,
             })  # fmt: skip
     return rows
 
