@@ -151,7 +151,7 @@ def test_checks_load_from_a_preset_file(tmp_path):
     config = load_config(path)
     assert config.curation.checks == (CheckConfig("short", "length-ratio", max_ratio=2.0),)
     path.write_text('[[curation.checks]]\nname = "x"\nkind = "lenght"\n')
-    with pytest.raises(ConfigError, match="kind = 'lenght' is not one of"):
+    with pytest.raises(ConfigError, match="kind = 'lenght' is not allowed: expected one of"):
         load_config(path)
 
 
@@ -180,7 +180,7 @@ def test_bad_training_launch_values_name_the_key_and_the_choices():
         load_config(None, ["training.launch=accelerate"])
     with pytest.raises(ConfigError, match="training.launch.strategy = 'zero3'.*ddp, zero2"):
         load_config(None, ["training.launch.strategy=zero3"])
-    with pytest.raises(ConfigError, match="training.launch.machines = 2: .* use 1"):
+    with pytest.raises(ConfigError, match="launch.machines = 2 is not allowed: expected 1"):
         load_config(None, ["training.launch.machines=2", "training.launch.processes=4"])
     with pytest.raises(ConfigError, match="Did you mean 'training.launch.processes'"):
         load_config(None, ["training.launch.procs=2"])

@@ -25,7 +25,7 @@ from typing import Any
 
 from iterdeploy.curation.checks import CheckConfig
 from iterdeploy.embedded.config import EmbeddedConfig
-from iterdeploy.errors import LITERAL_KEY, ConfigError
+from iterdeploy.errors import LITERAL_KEY, ConfigError, require
 from iterdeploy.sampling import SamplingParams
 from iterdeploy.tracking.config import TrackingConfig
 from iterdeploy.training.config import TrainConfig
@@ -153,17 +153,12 @@ class GateConfig:
     group_by: tuple[str, ...] = GROUP_KEYS  # task fields that define a group
 
     def __post_init__(self) -> None:
-        if self.split not in ("heldout", "pool"):
-            raise ConfigError(f"gate.split = {self.split!r}: use 'heldout' or 'pool'")
+        require(self.split in ("heldout", "pool"), "gate.split", self.split, "'heldout' or 'pool'")
         for name, value in (("max_drop", self.max_drop), ("max_group_drop", self.max_group_drop)):
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"gate.{name} = {value!r}: use a fraction between 0 and 1")
-        unknown = set(self.group_by) - set(GROUP_KEYS)
-        if unknown:
-            raise ConfigError(
-                f"gate.group_by = {list(self.group_by)!r}: unknown {sorted(unknown)}; "
-                f"use any of {list(GROUP_KEYS)}"
-            )
+            require(0.0 <= value <= 1.0, f"gate.{name}", value, "a fraction between 0 and 1")
+        unknown = sorted(set(self.group_by) - set(GROUP_KEYS))
+        require(not unknown, "gate.group_by", list(self.group_by),
+                f"any of {list(GROUP_KEYS)} (unknown: {unknown})")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,12 +347,6 @@ def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
             raise ConfigError(f"--set {'.'.join(keys)}: {key!r} holds a value, not a table")
         data = node
     data[keys[-1]] = value
-
-
-def require(ok: bool, key: str, value: Any, allowed: str) -> None:
-    """Raise the config check's one error: `key = value is not allowed: expected allowed`."""
-    if not ok:
-        raise ConfigError(f"{key} = {value!r} is not allowed: expected {allowed}")
 
 
 def _plain(value: Any) -> Any:

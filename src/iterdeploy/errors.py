@@ -15,6 +15,13 @@ class IterdeployError(Exception):
     exit_code = 1
 
 
+def require(ok: bool, key: str, value: object, allowed: str) -> None:
+    """Raise the one wording of a failed config check: `key = value is not allowed: expected
+    allowed` (every config dataclass's `__post_init__` checks through this)."""
+    if not ok:
+        raise ConfigError(f"{key} = {value!r} is not allowed: expected {allowed}")
+
+
 class ConfigError(IterdeployError):
     """A bad configuration or usage: names the key, the value and what is allowed."""
 

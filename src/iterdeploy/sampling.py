@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from iterdeploy.errors import ConfigError
+from iterdeploy.errors import require
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +30,7 @@ class SamplingParams:
             "max_tokens": (self.max_tokens >= 1, "an integer >= 1"),
         }
         for key, (ok, allowed) in checks.items():
-            if not ok:
-                value = getattr(self, key)
-                raise ConfigError(f"generation.{key} = {value!r} is invalid: use {allowed}")
+            require(ok, f"generation.{key}", getattr(self, key), allowed)
 
     @property
     def greedy(self) -> bool:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iterdeploy.errors import ConfigError
+from iterdeploy.errors import ConfigError, require
 from iterdeploy.generation.base import Trace, build_trace
 from iterdeploy.generation.vllm import prompt_token_ids, sample_requests
 from iterdeploy.loop.stages import Shard
@@ -53,11 +53,8 @@ class RayDataOptions:
     engine_args: dict[str, Any] = field(default_factory=dict)  # any other vLLM engine argument
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1 or self.batch_size < 1:
-            raise ConfigError(
-                f"ray data: concurrency={self.concurrency}, batch_size={self.batch_size}: "
-                "use integers >= 1"
-            )
+        require(self.concurrency >= 1, "ray data concurrency", self.concurrency, "an integer >= 1")
+        require(self.batch_size >= 1, "ray data batch_size", self.batch_size, "an integer >= 1")
 
 
 def processor_config(base: str, options: RayDataOptions) -> Any:

@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from iterdeploy.config import require
-from iterdeploy.errors import ConfigError
+from iterdeploy.errors import ConfigError, require
 
 if TYPE_CHECKING:
     from iterdeploy.config import CurationConfig, ModelConfig, RunConfig
