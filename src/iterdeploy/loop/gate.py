@@ -20,11 +20,12 @@ which imports no stage; re-exported here).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from iterdeploy.config import GROUP_KEYS, GateConfig
+from iterdeploy.config import GROUP_KEYS, GateConfig, from_dict, read_toml
 from iterdeploy.errors import ConfigError, IterdeployError, StoreError
 from iterdeploy.loop.store import Store, add_deployment, add_event, open_store
 
@@ -41,6 +42,7 @@ __all__ = [
     "history",
     "promote",
     "rollback",
+    "stored_gate",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,15 @@ class Deployment:
     generation: int
     action: str  # deploy | promote | rollback
     reason: str
+
+
+def stored_gate(folder: str | Path, **thresholds: object) -> GateConfig:
+    """Return the run's own `[gate]` (its config.toml; the defaults when it has none), each
+    given threshold that is not None replacing the stored one (`split=`, `max_drop=`, ...)."""
+    path = Path(folder) / "config.toml"
+    table = read_toml(path).get("gate", {}) if path.is_file() else {}
+    config = from_dict(GateConfig, table, "gate.")
+    return dataclasses.replace(config, **{k: v for k, v in thresholds.items() if v is not None})
 
 
 def evaluate_gate(
