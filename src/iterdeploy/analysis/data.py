@@ -16,6 +16,7 @@ from pathlib import Path
 
 from iterdeploy.domains.pool import content_key
 from iterdeploy.errors import ConfigError, StoreError
+from iterdeploy.loop.stages import solved_tasks
 from iterdeploy.loop.store import Store, open_store, reads
 
 log = logging.getLogger(__name__)
@@ -189,12 +190,9 @@ def load_run(folder: str | Path) -> RunData:
         pool_models = {key: int(r["deployed"]) for key, r in store.gate_decisions().items()}
         run_id = store.get_meta("run_id") or folder.name
     policy = _policy_label(datasets, folder)
-    solved: dict[tuple[int, int, str], set[str]] = defaultdict(set)
     grouped: dict[tuple[int, int], list[TraceRecord]] = defaultdict(list)
     for t in traces:
         grouped[(t.run, t.generation)].append(t)
-        if t.valid:
-            solved[(t.run, t.generation, tasks[t.task_id].split)].add(t.task_id)
     log.info(
         "loaded %s: %d runs, %d tasks, %d traces, %d datasets",
         folder,
@@ -203,7 +201,11 @@ def load_run(folder: str | Path) -> RunData:
         len(traces),
         len(datasets),
     )
-    frozen = {key: frozenset(ids) for key, ids in solved.items()}
+    frozen = {
+        (run, gen, split): frozenset(ids)
+        for (run, gen), rows in grouped.items()
+        for split, ids in solved_tasks(rows, lambda t: tasks[t.task_id].split).items()
+    }
     by_generation = {key: tuple(rows) for key, rows in grouped.items()}
     return RunData(
         folder,

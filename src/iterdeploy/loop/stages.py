@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -203,6 +203,20 @@ class TraceRow:
     reasoning_tokens: int
 
 
+def solved_tasks(traces: Iterable[Any], split_of: Callable[[Any], str]) -> dict[str, set[str]]:
+    """Return, per split, the tasks with at least one valid trace among `traces` (anything
+    with `task_id` and `valid`; `split_of(trace)` names its task's split).
+
+    The one rule for "the tasks a generation solved"; `loop.store.Store.solved` asks the same
+    of the stored traces, and a split without a solved task is left out.
+    """
+    out: dict[str, set[str]] = {}
+    for t in traces:
+        if t.valid:
+            out.setdefault(split_of(t), set()).add(t.task_id)
+    return out
+
+
 def summarize_generation(
     run: int,
     generation: int,
@@ -217,31 +231,28 @@ def summarize_generation(
     `problems`: task_id -> the content key of its problem); `deployed` is the generation whose
     model sampled its pool traces."""
     pool_rows = [r for r in rows if r.split == "pool"]
-    shortest: dict[str, int] = {}
-    heldout_solved = set()
-    for r in rows:
-        if not r.valid:
-            continue
-        if r.split == "pool":
+    solved = solved_tasks(rows, lambda r: "pool" if r.split == "pool" else "heldout")
+    pool_solved, heldout_solved = solved.get("pool", set()), solved.get("heldout", set())
+    shortest: dict[str, int] = {}  # pool task -> its shortest valid plan
+    for r in pool_rows:
+        if r.valid:
             shortest[r.task_id] = min(shortest.get(r.task_id, r.plan_length), r.plan_length)
-        else:
-            heldout_solved.add(r.task_id)
     return GenerationSummary(
         run=run,
         generation=generation,
         deployed=deployed,
         pool_tasks=sum(1 for s in tasks.values() if s == "pool"),
-        pool_solved=len(shortest),
+        pool_solved=len(pool_solved),
         heldout_tasks=sum(1 for s in tasks.values() if s == "heldout"),
         heldout_solved=len(heldout_solved),
-        newly_solved=len(set(shortest) - solved_before),
+        newly_solved=len(pool_solved - solved_before),
         curated_size=curated_size,
         mean_plan_length=_mean(shortest.values()),
         mean_reasoning_tokens=_mean(r.reasoning_tokens for r in pool_rows),
         valid_traces=sum(1 for r in pool_rows if r.valid),
         traces=len(pool_rows),
         pool_problems=len({problems[t] for t, s in tasks.items() if s == "pool"}),
-        pool_problems_solved=len({problems[t] for t in shortest}),
+        pool_problems_solved=len({problems[t] for t in pool_solved}),
         heldout_problems=len({problems[t] for t, s in tasks.items() if s == "heldout"}),
         heldout_problems_solved=len({problems[t] for t in heldout_solved}),
     )
