@@ -149,6 +149,7 @@ class Loop:
         self.problems: dict[str, str] = {}  # task_id -> content key: copies share a key
         self.prompts: dict[str, str] = {}
         self.base = ""
+        self.view = RunView(config, folder, store, self.tasks, self.problems)  # reset by execute
 
     def execute(self) -> list[GenerationSummary]:
         """Run every unfinished stage, write summary.json, and return the summaries."""
@@ -222,7 +223,7 @@ class Loop:
     def deploy(self, run: int, generation: int, split: str | None = None) -> None:
         """Sample, validate and store the traces of every task (of `split` if given), one
         committed chunk at a time. Held-out tasks are sampled from model `generation`, pool
-        tasks from the model `_pool_model` names (the same one unless loop.deploy = "gated").
+        tasks from the model `RunView.pool_model` names (the same unless loop.deploy = "gated").
         """
         from iterdeploy.loop.setup import domain_texts, make_backend, validator_identity
 
@@ -371,12 +372,8 @@ class Loop:
                            validator)  # fmt: skip
 
     def _model_row_untrained(self, run: int, generation: int, dataset: str) -> dict[str, Any]:
-        log.warning(
-            "run %d gen %d: the curated set is empty; generation %d is the base model",
-            run,
-            generation,
-            generation,
-        )
+        log.warning("run %d gen %d: the curated set is empty; generation %d is the base model",
+                    run, generation, generation)  # fmt: skip
         return base_model_row(run, generation, self.base, dataset, 0.0)
 
     def _train_adapter(
