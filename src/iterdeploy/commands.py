@@ -226,7 +226,7 @@ def _start_or_clean_up(config: RunConfig, out: Path | None) -> Path:
 
     from iterdeploy.errors import IterdeployError
     from iterdeploy.loop.orchestrator import new_run_id, start_run
-    from iterdeploy.loop.store import Store
+    from iterdeploy.loop.store import Store, reads
 
     folder = out if out is not None else Path(config.loop.out_dir) / new_run_id()
     existed, store = folder.exists(), folder / Store.FILENAME
@@ -237,7 +237,7 @@ def _start_or_clean_up(config: RunConfig, out: Path | None) -> Path:
         if had_run or not store.is_file():
             raise
         with Store(store) as opened:
-            started = opened.query("SELECT 1 FROM stages LIMIT 1")
+            started = reads.has_stage(opened)
         if not started:
             if existed:  # a folder the user made: remove only the run's files
                 for name in ("config.toml", store.name, f"{store.name}-wal", f"{store.name}-shm"):
@@ -291,11 +291,24 @@ RunDir = Annotated[str, typer.Argument(help="A run folder (holds store.sqlite)."
 RunIndex = Annotated[
     int, typer.Option("--run", help="Which run (repetition) of the folder.", min=0)
 ]
-MaxDrop = Annotated[float, typer.Option(help="Gate: allowed drop of the solve rate (fraction).")]
-MaxGroupDrop = Annotated[
-    float, typer.Option(help="Gate: allowed drop of any domain/difficulty group (fraction).")
+# Gate thresholds: unset, they are the run's own [gate] (config.toml), like the loop's gate.
+MaxDrop = Annotated[
+    float | None,
+    typer.Option(
+        help="Gate: allowed drop of the solve rate (fraction; default: the run's [gate])."
+    ),
 ]
-GateSplit = Annotated[str, typer.Option(help="Gate: tasks to measure, heldout or pool.")]
+MaxGroupDrop = Annotated[
+    float | None,
+    typer.Option(
+        help="Gate: allowed drop of any domain/difficulty group (fraction; default: the run's "
+        "[gate])."
+    ),
+]
+GateSplit = Annotated[
+    str | None,
+    typer.Option(help="Gate: tasks to measure, heldout or pool (default: the run's [gate])."),
+]
 
 
 @app.command()
@@ -387,15 +400,18 @@ def promote(
     run: RunIndex = 0,
     reason: Annotated[str, typer.Option(help="Why; stored with the decision.")] = "",
     force: Annotated[bool, typer.Option(help="Deploy even if the gate fails.")] = False,
-    split: GateSplit = "heldout",
-    max_drop: MaxDrop = 0.0,
-    max_group_drop: MaxGroupDrop = 0.1,
+    split: GateSplit = None,
+    max_drop: MaxDrop = None,
+    max_group_drop: MaxGroupDrop = None,
 ) -> None:
-    """Deploy GEN if it passes the release gate against the deployed one (exit 1 if not)."""
-    from iterdeploy.analysis.governance import GateConfig
-    from iterdeploy.analysis.governance import promote as promote_generation
+    """Deploy GEN if it passes the release gate against the deployed one (exit 1 if not).
 
-    gate = GateConfig(split=split, max_drop=max_drop, max_group_drop=max_group_drop)
+    The gate is the run's own [gate]; --split, --max-drop and --max-group-drop override it.
+    """
+    from iterdeploy.loop.gate import promote as promote_generation
+    from iterdeploy.loop.gate import stored_gate
+
+    gate = stored_gate(run_dir, split=split, max_drop=max_drop, max_group_drop=max_group_drop)
     decision = promote_generation(run_dir, run, generation, gate, reason=reason, force=force)
     if decision is None:
         typer.echo(f"run {run}: generation {generation} is already deployed; nothing written")
@@ -411,18 +427,19 @@ def rollback(
     gated: Annotated[bool, typer.Option(help="Return to the gate's last release.")] = False,
     force: Annotated[bool, typer.Option(help="Return to --to even if the gate fails it.")] = False,
     reason: Annotated[str, typer.Option(help="Why; stored with the decision.")] = "",
-    split: GateSplit = "heldout",
-    max_drop: MaxDrop = 0.0,
-    max_group_drop: MaxGroupDrop = 0.1,
+    split: GateSplit = None,
+    max_drop: MaxDrop = None,
+    max_group_drop: MaxGroupDrop = None,
 ) -> None:
     """Deploy an earlier generation again (default: the one deployed before); deletes nothing.
 
-    --to G needs a generation the gate released (0, or one that passed), or --force.
+    --to G needs a generation the gate released (0, or one that passed), or --force. The gate
+    is the run's own [gate]; --split, --max-drop and --max-group-drop override it.
     """
-    from iterdeploy.analysis.governance import GateConfig
-    from iterdeploy.analysis.governance import rollback as rollback_to
+    from iterdeploy.loop.gate import rollback as rollback_to
+    from iterdeploy.loop.gate import stored_gate
 
-    gate = GateConfig(split=split, max_drop=max_drop, max_group_drop=max_group_drop)
+    gate = stored_gate(run_dir, split=split, max_drop=max_drop, max_group_drop=max_group_drop)
     row = rollback_to(run_dir, run, to=to, reason=reason, config=gate, gated=gated, force=force)
     if row is None:
         typer.echo(f"run {run}: that generation is already deployed; nothing written")

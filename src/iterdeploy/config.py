@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iterdeploy.analysis.governance import GateConfig
 from iterdeploy.curation.checks import CheckConfig
 from iterdeploy.embedded.config import EmbeddedConfig
-from iterdeploy.errors import ConfigError
-from iterdeploy.generation.base import SamplingParams
+from iterdeploy.errors import LITERAL_KEY, ConfigError, require
+from iterdeploy.sampling import SamplingParams
 from iterdeploy.tracking.config import TrackingConfig
 from iterdeploy.training.config import TrainConfig
 
@@ -56,22 +55,22 @@ class LoopConfig:
     deploy: str = "newest"  # model that samples the pool: "newest" or "gated" ([gate] passes it)
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             self.deploy in ("newest", "gated"),
             "loop.deploy",
             self.deploy,
             "'newest' (every new model) or 'gated' (the last model the [gate] passed)",
         )
-        _require(self.executor in ("local", "ray"), "loop.executor", self.executor,
+        require(self.executor in ("local", "ray"), "loop.executor", self.executor,
                  "'local' or 'ray'")  # fmt: skip
-        _require(not self.ray_address or self.executor == "ray", "loop.ray_address",
+        require(not self.ray_address or self.executor == "ray", "loop.ray_address",
                  self.ray_address, "empty unless loop.executor = 'ray'")  # fmt: skip
-        _require(self.ray_workers >= 0, "loop.ray_workers", self.ray_workers, "an integer >= 0")
-        _require(self.runs >= 1, "loop.runs", self.runs, "an integer >= 1")
-        _require(self.generations >= 0, "loop.generations", self.generations, "an integer >= 0")
-        _require(self.chunk_tasks >= 1, "loop.chunk_tasks", self.chunk_tasks, "an integer >= 1")
-        _require(self.heldout_samples >= 1, "loop.heldout_samples", self.heldout_samples, ">= 1")
-        _require(
+        require(self.ray_workers >= 0, "loop.ray_workers", self.ray_workers, "an integer >= 0")
+        require(self.runs >= 1, "loop.runs", self.runs, "an integer >= 1")
+        require(self.generations >= 0, "loop.generations", self.generations, "an integer >= 0")
+        require(self.chunk_tasks >= 1, "loop.chunk_tasks", self.chunk_tasks, "an integer >= 1")
+        require(self.heldout_samples >= 1, "loop.heldout_samples", self.heldout_samples, ">= 1")
+        require(
             self.validation_workers >= 0,
             "loop.validation_workers",
             self.validation_workers,
@@ -93,11 +92,11 @@ class PoolConfig:
     seed: int = 0  # pool generator seed (the same pool for every run, as in the paper)
 
     def __post_init__(self) -> None:
-        _require(bool(self.domains), "pool.domains", self.domains, "at least one domain name")
-        _require(self.size >= 1, "pool.size", self.size, "an integer >= 1")
-        _require(0 <= self.heldout < 1, "pool.heldout", self.heldout, "a share in [0, 1)")
+        require(bool(self.domains), "pool.domains", self.domains, "at least one domain name")
+        require(self.size >= 1, "pool.size", self.size, "an integer >= 1")
+        require(0 <= self.heldout < 1, "pool.heldout", self.heldout, "a share in [0, 1)")
         for name in self.domain_levels:
-            _require(name in self.domains, f"pool.domain_levels.{name}", name,
+            require(name in self.domains, f"pool.domain_levels.{name}", name,
                      f"a key among pool.domains ({', '.join(self.domains)})")  # fmt: skip
 
     def levels_of(self, domain: str) -> tuple[int, ...]:
@@ -116,8 +115,6 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if "api_key" in self.backend_options:  # the message never repeats the secret
-            from iterdeploy.generation.openai_http import LITERAL_KEY
-
             raise ConfigError(LITERAL_KEY)
 
 
@@ -133,14 +130,35 @@ class CurationConfig:
     def __post_init__(self) -> None:
         names = [c.name for c in self.checks]
         dupes = sorted({n for n in names if names.count(n) > 1})
-        _require(not dupes, "curation.checks", dupes, "unique check names")
+        require(not dupes, "curation.checks", dupes, "unique check names")
         for name in self.require:
-            _require(
+            require(
                 name in names,
                 "curation.require",
                 name,
                 f"one of the configured checks ({', '.join(names) or 'none configured'})",
             )
+
+
+GROUP_KEYS = ("domain", "difficulty")  # task fields a gate group may be keyed by
+
+
+@dataclass(frozen=True, slots=True)
+class GateConfig:
+    """What a generation must keep to be released (the gate itself: `iterdeploy.loop.gate`)."""
+
+    split: str = "heldout"  # tasks the gate measures: "heldout" or "pool"
+    max_drop: float = 0.0  # allowed drop of the solve rate (0.02 = 2 points) vs the deployed
+    max_group_drop: float = 0.1  # allowed drop of any task group's solve rate
+    group_by: tuple[str, ...] = GROUP_KEYS  # task fields that define a group
+
+    def __post_init__(self) -> None:
+        require(self.split in ("heldout", "pool"), "gate.split", self.split, "'heldout' or 'pool'")
+        for name, value in (("max_drop", self.max_drop), ("max_group_drop", self.max_group_drop)):
+            require(0.0 <= value <= 1.0, f"gate.{name}", value, "a fraction between 0 and 1")
+        unknown = sorted(set(self.group_by) - set(GROUP_KEYS))
+        require(not unknown, "gate.group_by", list(self.group_by),
+                f"any of {list(GROUP_KEYS)} (unknown: {unknown})")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +177,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.pool.domains) - set(self.embedded.domains))
-        _require(
+        require(
             self.model.base != "embedded" or not self.embedded.domains or not unknown,
             "embedded.domains",
             list(self.embedded.domains),
@@ -168,13 +186,13 @@ class RunConfig:
         )
         if self.loop.deploy != "gated":
             return
-        _require(
+        require(
             self.gate.split == "heldout",
             "gate.split",
             self.gate.split,
             "'heldout' with loop.deploy = 'gated' (the gate runs before the pool is deployed)",
         )
-        _require(
+        require(
             self.pool.heldout > 0,
             "pool.heldout",
             self.pool.heldout,
@@ -193,97 +211,6 @@ def load_config(preset: str | Path | None = None, overrides: Sequence[str] = ())
             raise ConfigError(f"--set {item!r}: write it as section.key=value")
         _set_path(data, key.strip().split("."), _parse_value(raw.strip()))
     return from_dict(RunConfig, data)
-
-
-def check_run(config: RunConfig) -> None:
-    """Raise ConfigError for anything in `config` that would fail a run later: every name
-    (domain, backend, template, policy) and parameter, the base model's folder, and the extras.
-
-    `iterdeploy run` calls this before it creates the run folder, so a typo costs a second,
-    not a sampled generation.
-    """
-    from iterdeploy.domains import DOMAINS
-    from iterdeploy.prompting.build import TEMPLATES
-
-    _require(config.model.template in TEMPLATES, "model.template", config.model.template,
-             f"one of {', '.join(TEMPLATES)}")  # fmt: skip
-    for name in config.pool.domains:
-        domain = DOMAINS.get(name)
-        for level in config.pool.levels_of(name):
-            domain.level_ranges(level)
-    _check_extras(config)
-    _check_base(config.model)
-    _check_backend(config.model)
-    _check_policy(config.curation)
-
-
-def _check_extras(config: RunConfig) -> None:
-    """Raise ConfigError naming every extra the run needs and this install lacks."""
-    import importlib.util
-
-    from iterdeploy.registry import EXTRAS
-
-    # Not [planner]: tiny tasks are solved by breadth-first search; a pool that needs Fast
-    # Downward fails at once, before any stage, and `iterdeploy run` then removes the folder.
-    needed = []
-    if config.model.base == "embedded" or config.model.backend == "transformers":
-        needed += ["torch", "transformers"]
-    if config.loop.generations > 0:
-        needed += ["torch", "transformers", "peft", "trl", "datasets"]
-    if config.loop.executor == "ray":
-        needed.append("ray")
-    missing = sorted({m for m in needed if importlib.util.find_spec(m) is None})
-    if missing:
-        extras = ",".join(sorted({EXTRAS[m] for m in missing}))
-        raise ConfigError(
-            f"this run needs: pip install 'iterdeploy[{extras}]' (missing modules "
-            f"{', '.join(missing)})"
-        )
-
-
-def _check_base(model: ModelConfig) -> None:
-    """Raise ConfigError when model.base names a local path that is not a model folder."""
-    if model.base == "embedded" or model.backend not in ("transformers", "vllm"):
-        return
-    path = Path(model.base).expanduser()
-    looks_like_path = model.base.startswith(("/", ".", "~")) or model.base.count("/") > 1
-    if path.is_dir():
-        _require((path / "config.json").is_file() or (path / "adapter_config.json").is_file(),
-                 "model.base", model.base, "a model folder (with config.json)")  # fmt: skip
-    else:
-        _require(not path.exists() and not looks_like_path, "model.base", model.base,
-                 "'embedded', a model folder, or a hub id such as 'Qwen/Qwen3-0.6B'")  # fmt: skip
-
-
-def _check_backend(model: ModelConfig) -> None:
-    """Raise ConfigError for an unknown backend or options its constructor does not take."""
-    import inspect
-
-    from iterdeploy.generation import BACKENDS
-
-    cls = BACKENDS.get(model.backend)
-    try:
-        inspect.signature(cls).bind_partial(model.base, **model.backend_options)
-    except TypeError as exc:
-        raise ConfigError(
-            f"model.backend_options = {model.backend_options!r} do not fit backend "
-            f"{model.backend!r}: {exc}"
-        ) from exc
-
-
-def _check_policy(curation: CurationConfig) -> None:
-    """Raise ConfigError for an unknown policy or parameters it rejects (a dry run on nothing)."""
-    import random
-
-    from iterdeploy.curation.policies import curate, resolve_policy
-
-    policy = resolve_policy(curation.policy)
-    try:
-        curate(policy, [], random.Random(0), params=curation.params)
-    except TypeError as exc:
-        raise ConfigError(
-            f"curation.params = {curation.params!r} do not fit policy {curation.policy!r}: {exc}"
-        ) from exc
 
 
 def preset_path(preset: str | Path) -> Path:
@@ -420,11 +347,6 @@ def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
             raise ConfigError(f"--set {'.'.join(keys)}: {key!r} holds a value, not a table")
         data = node
     data[keys[-1]] = value
-
-
-def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key} = {value!r} is not allowed: expected {allowed}")
 
 
 def _plain(value: Any) -> Any:

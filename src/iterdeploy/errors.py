@@ -15,6 +15,13 @@ class IterdeployError(Exception):
     exit_code = 1
 
 
+def require(ok: bool, key: str, value: object, allowed: str) -> None:
+    """Raise the one wording of a failed config check: `key = value is not allowed: expected
+    allowed` (every config dataclass's `__post_init__` checks through this)."""
+    if not ok:
+        raise ConfigError(f"{key} = {value!r} is not allowed: expected {allowed}")
+
+
 class ConfigError(IterdeployError):
     """A bad configuration or usage: names the key, the value and what is allowed."""
 
@@ -62,3 +69,11 @@ class StoreError(IterdeployError):
 
 class TrainingError(IterdeployError):
     """Fine-tuning failed or produced an unusable model (e.g. an empty adapter)."""
+
+
+# What a config holding a literal API key is told (the message never repeats the secret).
+LITERAL_KEY = (
+    "model.backend_options.api_key: do not write the API key into the config (it is stored "
+    "with the run); export OPENAI_API_KEY=<your key>, or name another variable with "
+    "model.backend_options.api_key_env"
+)

@@ -7,6 +7,7 @@ import pytest
 from iterdeploy.analysis import audit
 from iterdeploy.analysis.data import DatasetRecord, RunData, TaskRecord, TraceRecord
 from iterdeploy.analysis.metrics import Group, group_runs
+from iterdeploy.analysis.walks import plan_walks, walk_plan
 
 
 @pytest.fixture(scope="module")
@@ -225,14 +226,14 @@ def test_walk_plan_counts_revisited_states_and_undone_steps_on_blocksworld():
 
     checker = prepare(parse_domain(DOMAINS.get("blocksworld").domain_pddl), parse_problem(PROBLEM))
     for name, (plan, expected) in PLANS.items():
-        walk = audit.walk_plan(checker, plan)
+        walk = walk_plan(checker, plan)
         assert (walk.steps, walk.revisits, walk.undone) == expected, name
     assert checker.validate(list(PLANS["detour"][0])).valid  # a detour is still a valid plan
 
 
 def test_plan_quality_table_compares_all_valid_and_curated():
     data, traces = _blocks_data([plan for plan, _ in PLANS.values()])
-    walks = audit.plan_walks([(data, t) for t in traces])
+    walks = plan_walks([(data, t) for t in traces])
     assert [walks[(data.folder, t.key)].revisits for t in traces] == [0, 2, 2, 0, 0]
     sets = {
         "all": [(data, t) for t in traces],
@@ -250,7 +251,7 @@ def test_plan_quality_table_compares_all_valid_and_curated():
     assert (rows["curated"]["mean_revisits"], rows["curated"]["mean_ratio_to_reference"]) == (0, 1)
     # Hand-made records without a problem text get no walk (and no row error).
     toy = _data([_trace(0, "a", 0, True, 2)], {})
-    assert audit.plan_walks([(toy, t) for t in toy.traces]) == {}
+    assert plan_walks([(toy, t) for t in toy.traces]) == {}
 
 
 def test_audit_of_the_store_replays_every_plan(run_folders, paper_audit, sql):

@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 
 from iterdeploy.analysis.data import open_store
-from iterdeploy.analysis.governance import GateConfig, gate_chain
 from iterdeploy.cli import main
+from iterdeploy.loop.gate import GateConfig, gate_chain
 
 
 def test_cli_report_writes_the_report(run_folders, tmp_path, capsys):

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from iterdeploy.analysis import governance as gov
 from iterdeploy.analysis.data import open_store
 from iterdeploy.errors import ConfigError, IterdeployError, StoreError
+from iterdeploy.loop import gate as gov
 
 TABLES = ("tasks", "traces", "datasets", "dataset_examples", "models", "stages", "generations")
 

@@ -9,9 +9,9 @@ import subprocess
 import pytest
 from PIL import Image
 
-from iterdeploy.analysis.governance import GateConfig
 from iterdeploy.analysis.report import header, write_report
 from iterdeploy.cli import main
+from iterdeploy.loop.gate import GateConfig
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -82,9 +82,9 @@ def test_user_callable_check(checker, monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"kind": "shorter"}, "kind = 'shorter' is not one of"),
-        ({"kind": "length-ratio", "max_ratio": 0.0}, "must be > 0"),
-        ({"kind": "forbidden"}, "needs `actions` or `atoms`"),
+        ({"kind": "shorter"}, "kind = 'shorter' is not allowed: expected one of"),
+        ({"kind": "length-ratio", "max_ratio": 0.0}, "max_ratio = 0.0 is not allowed.*> 0"),
+        ({"kind": "forbidden"}, "actions = \\[\\] is not allowed.*`atoms`"),
         ({"kind": "callable", "function": "nocolon"}, "'module:function'"),
     ],
 )

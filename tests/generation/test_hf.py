@@ -17,11 +17,11 @@ from iterdeploy.generation.hf import (
     TransformersBackend,
     _Row,
     decode_batch,
-    has_fast_bf16,
     pick_dtype,
     sample_tokens,
     sampling_dtype,
 )
+from iterdeploy.hfmodels import has_fast_bf16
 
 PROMPTS = [
     "domain: blocksworld\ninit: (arm-empty) (clear b1) (on b1 b2) (on-table b2)\ngoal: (on b2 b1)",

@@ -13,9 +13,9 @@ import json
 import pytest
 from loop_helpers import fake_preset, kill_when, rows, start_cli
 
-from iterdeploy.analysis.governance import gate_chain, history
 from iterdeploy.config import load_config
 from iterdeploy.errors import ConfigError
+from iterdeploy.loop.gate import gate_chain, history
 from iterdeploy.loop.orchestrator import load_run_config, read_summaries, start_run, summary_line
 from iterdeploy.loop.store import Store
 

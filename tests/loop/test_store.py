@@ -5,7 +5,7 @@ import json
 import pytest
 
 from iterdeploy.errors import StoreError
-from iterdeploy.loop.store import SCHEMA, Store, add_event, mark_done
+from iterdeploy.loop.store import SCHEMA, SCHEMA_VERSION, Store, add_event, mark_done
 
 
 def insert_trace(db, sample, seconds):
@@ -36,6 +36,7 @@ def test_store_is_created_in_wal_mode_with_every_table(tmp_path):
         "models",
         "events",
         "deployments",
+        "gate_decisions",
     }
     assert expected <= tables
     assert all(f"CREATE TABLE IF NOT EXISTS {t} " in SCHEMA for t in expected)
@@ -92,3 +93,22 @@ def test_missing_or_corrupt_store_is_a_store_error(tmp_path):
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="not a usable run store"):
         Store(bad)
+
+
+def test_a_version_1_store_gets_its_gate_decisions_from_the_gate_events(tmp_path):
+    path = tmp_path / "s.sqlite"
+    with Store(path, create=True) as store, store.transaction() as db:
+        db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+        add_event(db, "gate", 0, 1, deployed=0, reference=0, passed=False, solve_rate=0.25,
+                  reference_rate=0.5, reasons=["heldout solve rate fell"])  # fmt: skip
+        add_event(db, "gate", 0, 2, deployed=2, reference=0, passed=True, solve_rate=0.75,
+                  reference_rate=0.5, reasons=[])  # fmt: skip
+        db.execute("DELETE FROM gate_decisions")  # a version-1 store has none
+    with Store(path) as store:
+        assert store.get_meta("schema_version") == SCHEMA_VERSION == "2"
+        decisions = store.gate_decisions()
+    assert sorted(decisions) == [(0, 1), (0, 2)]
+    failed = decisions[(0, 1)]
+    assert (failed["reference"], failed["passed"], failed["deployed"]) == (0, 0, 0)
+    assert json.loads(failed["reasons"]) == ["heldout solve rate fell"]
+    assert (decisions[(0, 2)]["passed"], decisions[(0, 2)]["deployed"]) == (1, 2)

@@ -1,7 +1,7 @@
 """Read a run folder's store into plain records that the tables, plots and audit work on.
 
-Analysis only reads: it opens `store.sqlite` through `loop.store.Store` and never writes, except
-for the deployment pointer in `governance.py`. Only generations whose `evaluate` stage is done
+Analysis only reads: it opens `store.sqlite` through `loop.store.Store` and never writes (the
+deployment pointer is moved by `loop.gate`). Only generations whose `evaluate` stage is done
 are loaded, so a run that is still going (or was killed) is analysed up to its last whole
 generation. Full model outputs are not loaded; plans, lengths, token counts and verdicts are.
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 
 from iterdeploy.domains.pool import content_key
 from iterdeploy.errors import ConfigError, StoreError
-from iterdeploy.loop.store import Store
+from iterdeploy.loop.stages import solved_tasks
+from iterdeploy.loop.store import Store, open_store, reads
 
 log = logging.getLogger(__name__)
 
@@ -150,17 +151,6 @@ def parse_trace_id(text: str) -> tuple[int, int, str, int]:
         ) from exc
 
 
-def open_store(folder: str | Path) -> Store:
-    """Return the store of run folder `folder`, with an error naming the folder if absent."""
-    path = Path(folder)
-    if not (path / Store.FILENAME).is_file():
-        raise StoreError(
-            f"{path} is not a run folder (no {Store.FILENAME}); pass the folder that "
-            "`iterdeploy run` printed"
-        )
-    return Store(path / Store.FILENAME)
-
-
 def load_run(folder: str | Path) -> RunData:
     """Return the evaluated generations of the run folder `folder` as records."""
     folder = Path(folder)
@@ -179,16 +169,11 @@ def load_run(folder: str | Path) -> RunData:
                 r["reference_length"],
                 r["problem"],
             )
-            for r in store.query(
-                "SELECT task_id, domain, split, difficulty, reference_length, problem FROM tasks"
-            )
+            for r in reads.all_tasks(store)
         }
         traces = tuple(
             _trace(r)
-            for r in store.query(
-                "SELECT run, generation, task_id, sample, valid, reason, plan, reasoning_tokens,"
-                " truncated, checks FROM traces ORDER BY run, generation, task_id, sample"
-            )
+            for r in reads.all_trace_verdicts(store)
             if r["generation"] in generations.get(r["run"], ())
         )
         datasets = _datasets(store)
@@ -200,24 +185,14 @@ def load_run(folder: str | Path) -> RunData:
                 tuple((int(s), float(v)) for s, v in json.loads(r["losses"])),
                 tuple((int(s), float(v)) for s, v in json.loads(r["eval_losses"])),
             )
-            for r in store.query(
-                "SELECT run, generation, kind, losses, eval_losses FROM models ORDER BY 1, 2"
-            )
+            for r in reads.all_models(store)
         )
-        pool_models = {
-            (r["run"], r["generation"]): int(json.loads(r["detail"])["deployed"])
-            for r in store.query(
-                "SELECT run, generation, detail FROM events WHERE kind = 'gate' ORDER BY id"
-            )
-        }
+        pool_models = {key: int(r["deployed"]) for key, r in store.gate_decisions().items()}
         run_id = store.get_meta("run_id") or folder.name
     policy = _policy_label(datasets, folder)
-    solved: dict[tuple[int, int, str], set[str]] = defaultdict(set)
     grouped: dict[tuple[int, int], list[TraceRecord]] = defaultdict(list)
     for t in traces:
         grouped[(t.run, t.generation)].append(t)
-        if t.valid:
-            solved[(t.run, t.generation, tasks[t.task_id].split)].add(t.task_id)
     log.info(
         "loaded %s: %d runs, %d tasks, %d traces, %d datasets",
         folder,
@@ -226,7 +201,11 @@ def load_run(folder: str | Path) -> RunData:
         len(traces),
         len(datasets),
     )
-    frozen = {key: frozenset(ids) for key, ids in solved.items()}
+    frozen = {
+        (run, gen, split): frozenset(ids)
+        for (run, gen), rows in grouped.items()
+        for split, ids in solved_tasks(rows, lambda t: tasks[t.task_id].split).items()
+    }
     by_generation = {key: tuple(rows) for key, rows in grouped.items()}
     return RunData(
         folder,
@@ -245,9 +224,7 @@ def load_run(folder: str | Path) -> RunData:
 
 def _evaluated(store: Store) -> dict[int, tuple[int, ...]]:
     out: dict[int, list[int]] = defaultdict(list)
-    for r in store.query(
-        "SELECT run, generation FROM stages WHERE stage = 'evaluate' ORDER BY run, generation"
-    ):
+    for r in reads.all_evaluated(store):
         out[r["run"]].append(r["generation"])
     # Keep each run's generations 0, 1, ... up to the first gap (none can be skipped).
     kept = {
@@ -275,10 +252,7 @@ def _trace(r) -> TraceRecord:
 
 def _datasets(store: Store) -> tuple[DatasetRecord, ...]:
     sources: dict[tuple[int, int], list[tuple[int, str, int]]] = defaultdict(list)
-    for r in store.query(
-        "SELECT run, generation, task_id, source_generation, sample FROM dataset_examples"
-        " ORDER BY run, generation, position"
-    ):
+    for r in reads.all_dataset_sources(store):
         sources[(r["run"], r["generation"])].append(
             (r["source_generation"], r["task_id"], r["sample"])
         )
@@ -293,7 +267,7 @@ def _datasets(store: Store) -> tuple[DatasetRecord, ...]:
             r["path"],
             tuple(sources[(r["run"], r["generation"])]),
         )
-        for r in store.query("SELECT * FROM datasets ORDER BY run, generation")
+        for r in reads.all_datasets(store)
     )
 
 

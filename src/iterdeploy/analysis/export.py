@@ -31,7 +31,7 @@ from typing import Any
 
 from iterdeploy.analysis.data import format_trace_id, open_store
 from iterdeploy.errors import ConfigError, StoreError
-from iterdeploy.loop.store import Store
+from iterdeploy.loop.store import Store, reads
 
 log = logging.getLogger(__name__)
 
@@ -80,23 +80,9 @@ def export_dataset(
     out = Path(out) if out is not None else default_out(folder, generation, run)
     with open_store(folder) as store:
         dataset = _dataset_row(store, folder, run, generation)
-        examples = store.query(
-            "SELECT e.position, e.task_id, e.source_generation, e.sample, t.domain, t.prompt, "
-            "tr.plan_length, tr.reasoning_tokens FROM dataset_examples e "
-            "JOIN tasks t USING (task_id) JOIN traces tr ON tr.run = e.run AND "
-            "tr.generation = e.source_generation AND tr.task_id = e.task_id AND "
-            "tr.sample = e.sample WHERE e.run = ? AND e.generation = ? ORDER BY e.position",
-            (run, generation),
-        )
-        model = store.query(
-            "SELECT base, kind, adapter_digest FROM models WHERE run = ? AND generation = ?",
-            (run, generation),
-        )
-        validator = store.query(
-            "SELECT validator, validator_version FROM generations WHERE run = ? "
-            "ORDER BY generation LIMIT 1",
-            (run,),
-        )
+        examples = reads.dataset_examples(store, run, generation)
+        model = reads.model_summary(store, run, generation)
+        validator = reads.first_validator(store, run)
         run_id = store.get_meta("run_id") or folder.name
     data = _verified(folder, dataset)
     curated = [json.loads(line) for line in data.decode("utf-8").splitlines()]
@@ -106,7 +92,7 @@ def export_dataset(
             f"{len(examples)}; the run folder is inconsistent"
         )
     rows = [_row(run, example, e) for example, e in zip(curated, examples, strict=True)]
-    base = model[0]["base"] if model else None
+    base = model["base"] if model else None
     template = training_template(_chat_template(base)) if base else PLAIN_TEMPLATE
     stem = f"r{run}-g{generation}"
     out.mkdir(parents=True, exist_ok=True)
@@ -129,8 +115,8 @@ def export_dataset(
         "run": run,
         "generation": generation,
         "dataset": dict(dataset),
-        "model": dict(model[0]) if model else None,
-        "validator": dict(validator[0]) if validator else None,
+        "model": dict(model) if model else None,
+        "validator": dict(validator) if validator else None,
         "rows": rows,
         "train": train.name,
         "digests": {
@@ -246,16 +232,10 @@ seed, sampling settings, model and verdict.
 
 
 def _dataset_row(store: Store, folder: Path, run: int, generation: int) -> Any:
-    rows = store.query(
-        "SELECT policy, params, digest, size, path FROM datasets WHERE run = ? AND generation = ?",
-        (run, generation),
-    )
-    if rows:
-        return rows[0]
-    have = [
-        f"r{r['run']}-g{r['generation']}"
-        for r in store.query("SELECT run, generation FROM datasets ORDER BY run, generation")
-    ]
+    row = reads.dataset_summary(store, run, generation)
+    if row is not None:
+        return row
+    have = [f"r{r['run']}-g{r['generation']}" for r in reads.dataset_keys(store)]
     raise ConfigError(
         f"run {run} has no curated set for generation {generation} in {folder}; "
         f"available: {', '.join(have) or 'none (generation 0 trains on nothing)'}"

@@ -1,155 +1,17 @@
-"""The release gate and the deployed-generation pointer: promote, rollback, and why.
+"""The release gate as tables: the gate's walk over each run, and what the loop deployed.
 
-The store's `deployments` table is an append-only history; its newest row per run is the
-generation that is deployed. The loop appends a `deploy` row per generation: the generation
-itself (loop.deploy = "newest"), or after the gate, the candidate or the generation that stays
-deployed (loop.deploy = "gated", reason = the decision). `promote` and `rollback` append rows
-too, each with its reason, and log an event. Nothing is ever deleted or updated, so the history
-says who moved the pointer, when and why.
-
-The gate compares a candidate generation with the deployed one on evaluation tasks (held-out
-by default): the solve rate may drop by at most `max_drop`, and no task group (domain x
-difficulty by default) may lose more than `max_group_drop` of its tasks' solve rate.
+The gate itself (`GateConfig`, `compare`, `gate_chain`, the deployed pointer, `promote`,
+`rollback`) lives with the loop in `iterdeploy.loop.gate`; this module only reads.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from dataclasses import dataclass
-from pathlib import Path
 
-from iterdeploy.analysis.data import RunData, open_store
+from iterdeploy.analysis.data import RunData
 from iterdeploy.analysis.metrics import Table
-from iterdeploy.errors import ConfigError, IterdeployError, StoreError
-from iterdeploy.loop.store import Store, add_event, now
-
-log = logging.getLogger(__name__)
-
-GROUP_KEYS = ("domain", "difficulty")
-
-
-@dataclass(frozen=True, slots=True)
-class GateConfig:
-    """What a generation must keep to be released."""
-
-    split: str = "heldout"  # tasks the gate measures: "heldout" or "pool"
-    max_drop: float = 0.0  # allowed drop of the solve rate (0.02 = 2 points) vs the deployed
-    max_group_drop: float = 0.1  # allowed drop of any task group's solve rate
-    group_by: tuple[str, ...] = GROUP_KEYS  # task fields that define a group
-
-    def __post_init__(self) -> None:
-        if self.split not in ("heldout", "pool"):
-            raise ConfigError(f"gate.split = {self.split!r}: use 'heldout' or 'pool'")
-        for name, value in (("max_drop", self.max_drop), ("max_group_drop", self.max_group_drop)):
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"gate.{name} = {value!r}: use a fraction between 0 and 1")
-        unknown = set(self.group_by) - set(GROUP_KEYS)
-        if unknown:
-            raise ConfigError(
-                f"gate.group_by = {list(self.group_by)!r}: unknown {sorted(unknown)}; "
-                f"use any of {list(GROUP_KEYS)}"
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class GateDecision:
-    """The gate's verdict on `candidate` against `reference`, with every reason it failed."""
-
-    run: int
-    candidate: int
-    reference: int
-    passed: bool
-    solve_rate: float  # candidate's solve rate on the gate's split
-    reference_rate: float
-    reasons: tuple[str, ...]  # empty when it passed
-
-    def summary(self) -> str:
-        head = (
-            f"run {self.run}: generation {self.candidate} vs {self.reference}: "
-            f"{self.split_rates()} -> {'PASS' if self.passed else 'FAIL'}"
-        )
-        return head if self.passed else head + "; " + "; ".join(self.reasons)
-
-    def split_rates(self) -> str:
-        return f"solve rate {self.solve_rate:.3f} (was {self.reference_rate:.3f})"
-
-
-@dataclass(frozen=True, slots=True)
-class Deployment:
-    """One row of the deployment history."""
-
-    id: int
-    at: str
-    run: int
-    generation: int
-    action: str  # deploy | promote | rollback
-    reason: str
-
-
-def evaluate_gate(
-    store: Store, run: int, candidate: int, reference: int, config: GateConfig
-) -> GateDecision:
-    """Return the gate's decision on `candidate` against `reference`, both evaluated."""
-    _require_evaluated(store, run, candidate)
-    _require_evaluated(store, run, reference)
-    return compare(store, run, candidate, reference, config)
-
-
-def compare(
-    store: Store, run: int, candidate: int, reference: int, config: GateConfig
-) -> GateDecision:
-    """Return the gate's decision from the stored traces of both generations on its split.
-
-    `evaluate_gate` checks first that both generations are evaluated; the loop (deploy =
-    "gated") calls this as soon as the candidate's held-out traces are stored.
-    """
-    groups = _task_groups(store, config)
-    total = sum(len(ids) for ids in groups.values())
-    if total == 0:
-        raise ConfigError(
-            f"the gate measures {config.split!r} tasks but the run has none; set "
-            "pool.heldout > 0 or use --split pool"
-        )
-    new, old = (
-        _solved(store, run, candidate, config.split),
-        _solved(store, run, reference, config.split),
-    )
-    rate, ref_rate = len(new) / total, len(old) / total
-    reasons = []
-    if ref_rate - rate > config.max_drop + 1e-12:
-        reasons.append(
-            f"{config.split} solve rate fell {ref_rate - rate:.3f} > {config.max_drop:g} allowed"
-        )
-    for key, ids in sorted(groups.items()):
-        drop = (len(old & ids) - len(new & ids)) / len(ids)
-        if drop > config.max_group_drop + 1e-12:
-            reasons.append(
-                f"group {'/'.join(key) or 'all'} lost {drop:.3f} of its solve rate > "
-                f"{config.max_group_drop:g} allowed"
-            )
-    return GateDecision(run, candidate, reference, not reasons, rate, ref_rate, tuple(reasons))
-
-
-def gate_chain(store: Store, run: int, config: GateConfig) -> list[GateDecision]:
-    """Return the gate's walk over the run: each generation against the last one released.
-
-    Generation 0 is released by definition; a later generation is released when it passes
-    against the last released one. The last released generation is what the gate deploys.
-    """
-    released, out = 0, []
-    for gen in _evaluated(store, run)[1:]:
-        decision = evaluate_gate(store, run, gen, released, config)
-        out.append(decision)
-        if decision.passed:
-            released = gen
-    return out
-
-
-def gated_generation(store: Store, run: int, config: GateConfig) -> int:
-    """Return the last generation the gate releases (the loop may deploy it, not the newest)."""
-    passed = [d.candidate for d in gate_chain(store, run, config) if d.passed]
-    return passed[-1] if passed else 0
+from iterdeploy.loop.gate import GateConfig, deployed, gate_chain
+from iterdeploy.loop.store import open_store
 
 
 def gate_table(datas: list[RunData], config: GateConfig) -> Table:
@@ -199,8 +61,7 @@ def loop_deployments_table(datas: list[RunData]) -> Table:
     rows = []
     for data in datas:
         with open_store(data.folder) as store:
-            events = store.query("SELECT run, generation, detail FROM events WHERE kind = 'gate'")
-            gates = {(r["run"], r["generation"]): json.loads(r["detail"]) for r in events}
+            gates = store.gate_decisions()
         for run in data.runs:
             for gen in data.generations[run]:
                 gate = gates.get((run, gen))
@@ -212,7 +73,7 @@ def loop_deployments_table(datas: list[RunData]) -> Table:
                         data.pool_model(run, gen),
                         "-" if gate is None else "pass" if gate["passed"] else "fail",
                         None if gate is None else gate["reference"],
-                        "; ".join(gate["reasons"]) if gate else "",
+                        "; ".join(json.loads(gate["reasons"])) if gate else "",
                     )
                 )
     return Table(
@@ -224,151 +85,3 @@ def loop_deployments_table(datas: list[RunData]) -> Table:
         "(gate -); with \"gated\" the loop's gate (the run's [gate] thresholds) decides, and a "
         "model that fails never generates pool traces, so never training data.",
     )
-
-
-def history(store: Store, run: int) -> list[Deployment]:
-    """Return the run's deployment history, oldest first."""
-    rows = store.query(
-        "SELECT id, at, run, generation, action, reason FROM deployments WHERE run = ? ORDER BY id",
-        (run,),
-    )
-    return [Deployment(*tuple(r)) for r in rows]
-
-
-def deployed(store: Store, run: int) -> int | None:
-    """Return the generation deployed now (newest history row), or None before any."""
-    rows = history(store, run)
-    return rows[-1].generation if rows else None
-
-
-def promote(
-    folder: str | Path,
-    run: int,
-    generation: int,
-    config: GateConfig,
-    reason: str = "",
-    force: bool = False,
-) -> GateDecision | None:
-    """Deploy `generation` if it passes the gate against the deployed one (or with `force`).
-
-    Return the gate's decision, or None (and write nothing) when `generation` is deployed
-    already. A failing gate without `force` raises `IterdeployError` (exit code 1).
-    """
-    with open_store(folder) as store:
-        current = deployed(store, run)
-        _require_evaluated(store, run, generation)
-        if generation == current:
-            return None
-        decision = evaluate_gate(store, run, generation, current or 0, config)
-        if not decision.passed and not force:
-            raise IterdeployError(
-                f"{decision.summary()}. Promote it anyway with --force and a --reason, or "
-                "relax the gate (--max-drop, --max-group-drop)"
-            )
-        why = f"{reason or 'manual promote'}; gate: {decision.summary()}"
-        _move(store, run, generation, "promote", why, gate=decision.passed, forced=force)
-    return decision
-
-
-def rollback(
-    folder: str | Path,
-    run: int,
-    to: int | None = None,
-    reason: str = "",
-    config: GateConfig | None = None,
-    gated: bool = False,
-    force: bool = False,
-) -> Deployment | None:
-    """Move the pointer back and return the new history row (None: already there, nothing
-    written).
-
-    The target is `to`, else the gate's last release (`gated`, under `config`), else the
-    generation deployed before. `to` must be a generation the gate releases under `config`
-    (default `GateConfig()`), unless `force`: generation 0, or one that passed against the
-    last release before it.
-    """
-    if to is not None and gated:
-        raise ConfigError("--to and --gated exclude each other: --to G names the generation, "
-                          "--gated lets the gate choose it")  # fmt: skip
-    config = config or GateConfig()
-    with open_store(folder) as store:
-        rows = history(store, run)
-        if not rows:
-            raise StoreError(f"{folder}: run {run} has no deployment yet; nothing to roll back")
-        current = rows[-1].generation
-        if gated:
-            to = gated_generation(store, run, config)
-        elif to is None:
-            earlier = [r.generation for r in rows if r.generation != current]
-            if not earlier:
-                raise StoreError(
-                    f"{folder}: run {run} has deployed only generation {current}; "
-                    "there is no earlier generation to roll back to"
-                )
-            to = earlier[-1]
-        else:
-            _require_evaluated(store, run, to)
-            if not force:
-                _require_released(store, run, to, config)
-        if to == current:
-            return None
-        why = f"{reason or 'manual rollback'}; from generation {current} to {to}"
-        _move(store, run, to, "rollback", why, previous=current)
-        return history(store, run)[-1]
-
-
-def _require_released(store: Store, run: int, generation: int, config: GateConfig) -> None:
-    """Raise IterdeployError (exit 1) when the gate's walk did not release `generation`."""
-    failed = [d for d in gate_chain(store, run, config) if d.candidate == generation]
-    if failed and not failed[0].passed:
-        raise IterdeployError(
-            f"generation {generation} fails the gate: {failed[0].summary()}. Roll back to it "
-            "anyway with --force and a --reason, or relax the gate (--max-drop, "
-            "--max-group-drop)"
-        )
-
-
-def _move(store: Store, run: int, generation: int, action: str, reason: str, **detail) -> None:
-    with store.transaction() as db:
-        db.execute(
-            "INSERT INTO deployments (at, run, generation, action, reason) VALUES (?,?,?,?,?)",
-            (now(), run, generation, action, reason),
-        )
-        add_event(db, action, run, generation, reason=reason, **detail)
-    log.info("run %d: %s generation %d (%s)", run, action, generation, reason)
-
-
-def _evaluated(store: Store, run: int) -> list[int]:
-    rows = store.query(
-        "SELECT generation FROM stages WHERE run = ? AND stage = 'evaluate' ORDER BY generation",
-        (run,),
-    )
-    return [r["generation"] for r in rows]
-
-
-def _require_evaluated(store: Store, run: int, generation: int) -> None:
-    done = _evaluated(store, run)
-    if generation not in done:
-        raise ConfigError(
-            f"run {run} generation {generation} is not evaluated; choose one of {done or 'none'}"
-            " (or resume the run first)"
-        )
-
-
-def _task_groups(store: Store, config: GateConfig) -> dict[tuple[str, ...], frozenset[str]]:
-    groups: dict[tuple[str, ...], set[str]] = {}
-    for r in store.query(
-        "SELECT task_id, domain, difficulty FROM tasks WHERE split = ?", (config.split,)
-    ):
-        key = tuple(str(r[k]) for k in config.group_by)
-        groups.setdefault(key, set()).add(r["task_id"])
-    return {k: frozenset(v) for k, v in groups.items()}
-
-
-def _solved(store: Store, run: int, generation: int, split: str) -> set[str]:
-    rows = store.query(
-        "SELECT DISTINCT tr.task_id FROM traces tr JOIN tasks t USING (task_id) "
-        "WHERE tr.run = ? AND tr.generation = ? AND tr.valid = 1 AND t.split = ?",
-        (run, generation, split),
-    )
-    return {r["task_id"] for r in rows}

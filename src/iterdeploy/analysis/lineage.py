@@ -16,7 +16,7 @@ from typing import Any
 
 from iterdeploy.analysis.data import format_trace_id, open_store, parse_trace_id
 from iterdeploy.errors import ConfigError, StoreError
-from iterdeploy.loop.store import Store
+from iterdeploy.loop.store import reads
 
 log = logging.getLogger(__name__)
 
@@ -44,40 +44,23 @@ def trace_lineage(folder: str | Path, trace_id: str) -> Lineage:
     """Return the lineage of trace `trace_id` (RUN/GENERATION/TASK_ID/SAMPLE) in a run folder."""
     run, generation, task_id, sample = parse_trace_id(trace_id)
     with open_store(folder) as store:
-        rows = store.query(
-            "SELECT * FROM traces WHERE run = ? AND generation = ? AND task_id = ? AND sample = ?",
-            (run, generation, task_id, sample),
-        )
-        if not rows:
+        trace = reads.trace(store, run, generation, task_id, sample)
+        if trace is None:
             raise ConfigError(
                 f"no trace {trace_id!r} in {folder}; trace ids are RUN/GENERATION/TASK_ID/SAMPLE "
                 f"and `iterdeploy traces {folder}` lists them"
             )
-        trace = rows[0]
-        task = _one(store, "SELECT * FROM tasks WHERE task_id = ?", (task_id,), "task missing")
+        task = _one(reads.task(store, task_id), "task missing")
         gen = _one(
-            store,
-            "SELECT * FROM generations WHERE run = ? AND generation = ?",
-            (run, generation),
+            reads.generation(store, run, generation),
             f"run {run} generation {generation} has traces but no generations row",
         )
         model = _one(
-            store,
-            "SELECT * FROM models WHERE run = ? AND generation = ?",
-            (run, generation),
+            store.model(run, generation),
             f"run {run} generation {generation} has traces but no model row",
         )
-        trained_on = store.query(
-            "SELECT policy, params, digest, size, path FROM datasets WHERE run = ? AND "
-            "generation = ?",
-            (run, generation),
-        )
-        entered = store.query(
-            "SELECT e.generation, e.position, d.digest, d.policy FROM dataset_examples e "
-            "JOIN datasets d USING (run, generation) WHERE e.run = ? AND e.task_id = ? AND "
-            "e.source_generation = ? AND e.sample = ? ORDER BY e.generation",
-            (run, task_id, generation, sample),
-        )
+        trained_on = reads.dataset_summary(store, run, generation)
+        entered = reads.entered_sets(store, run, task_id, generation, sample)
     return Lineage(
         trace_id=format_trace_id(run, generation, task_id, sample),
         task={
@@ -91,7 +74,7 @@ def trace_lineage(folder: str | Path, trace_id: str) -> Lineage:
             k: model[k]
             for k in ("base", "kind", "adapter_path", "adapter_digest", "dataset_digest")
         },
-        trained_on=dict(trained_on[0]) if trained_on else None,
+        trained_on=dict(trained_on) if trained_on else None,
         validator={"name": gen["validator"], "version": gen["validator_version"]},
         verdict={
             "valid": bool(trace["valid"]),
@@ -172,27 +155,10 @@ def list_traces(
     """
     if split not in (None, "pool", "heldout"):
         raise ConfigError(f"--split {split!r}: use 'pool' or 'heldout'")
-    where, params = [], []
-    for column, value in (("tr.run", run), ("tr.generation", generation), ("t.split", split)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if task is not None:
-        where.append("tr.task_id GLOB ?")
-        params.append(task)
-    if valid is not None:
-        where.append("tr.valid = ?")
-        params.append(int(valid))
-    sql = (
-        "SELECT tr.run, tr.generation, tr.task_id, tr.sample, t.split, tr.valid, tr.reason, "
-        "tr.plan_length, (SELECT group_concat(e.generation) FROM dataset_examples e WHERE "
-        "e.run = tr.run AND e.task_id = tr.task_id AND e.source_generation = tr.generation AND "
-        "e.sample = tr.sample) AS curated_in FROM traces tr JOIN tasks t USING (task_id)"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY tr.run, tr.generation, tr.task_id, tr.sample"
-    )
     with open_store(folder) as store:
-        rows = store.query(sql, tuple(params))
+        rows = reads.list_traces(
+            store, run=run, generation=generation, split=split, task=task, valid=valid
+        )
     found = [
         TraceListing(
             format_trace_id(r["run"], r["generation"], r["task_id"], r["sample"]),
@@ -217,8 +183,7 @@ def format_traces(found: list[TraceListing]) -> str:
     return "\n".join(lines)
 
 
-def _one(store: Store, sql: str, params: tuple, missing: str):
-    rows = store.query(sql, params)
-    if not rows:
+def _one(row: Any, missing: str) -> Any:
+    if row is None:
         raise StoreError(missing)
-    return rows[0]
+    return row

@@ -12,10 +12,14 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from statistics import fmean, median
+from statistics import fmean
 from typing import Any
 
 from iterdeploy.analysis.data import RunData, TaskRecord
+from iterdeploy.analysis.stats import mean as _mean
+from iterdeploy.analysis.stats import median2 as _median
+from iterdeploy.analysis.stats import rate as _rate
+from iterdeploy.analysis.stats import round2 as _r
 
 log = logging.getLogger(__name__)
 
@@ -445,22 +449,6 @@ def _by_group(tasks: Iterable[TaskRecord], keys: Sequence[str]) -> dict[tuple, f
 def _level_key(key: tuple) -> tuple:
     # Difficulty levels are stored as text; sort "10" after "9".
     return tuple((0, int(x), "") if str(x).lstrip("-").isdigit() else (1, 0, str(x)) for x in key)
-
-
-def _r(x: float) -> float:
-    return round(float(x), 2)
-
-
-def _rate(mean: float, total: int) -> float | None:
-    return None if total == 0 else round(mean / total, 4)
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return _r(fmean(values)) if values else None
-
-
-def _median(values: Sequence[float]) -> float | None:
-    return _r(median(values)) if values else None
 
 
 def format_paper_table(table: Table) -> str:

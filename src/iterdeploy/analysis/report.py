@@ -21,9 +21,10 @@ from pathlib import Path
 from iterdeploy.analysis import metrics
 from iterdeploy.analysis.audit import LONG_RATIO, audit_tables
 from iterdeploy.analysis.data import RunData, load_run
-from iterdeploy.analysis.governance import GateConfig, gate_table, loop_deployments_table
+from iterdeploy.analysis.governance import gate_table, loop_deployments_table
 from iterdeploy.analysis.metrics import Group, Table
 from iterdeploy.analysis.verdict import Verdict, folder_gate, run_config, verdict
+from iterdeploy.loop.gate import GateConfig
 from iterdeploy.registry import load_object
 
 log = logging.getLogger(__name__)

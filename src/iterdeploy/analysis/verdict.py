@@ -16,8 +16,8 @@ from statistics import fmean
 from typing import Any
 
 from iterdeploy.analysis.data import RunData, load_run, open_store
-from iterdeploy.analysis.governance import GateConfig, deployed, gate_chain
 from iterdeploy.analysis.metrics import SPLITS, Group, group_runs
+from iterdeploy.loop.gate import GateConfig, deployed, gate_chain, stored_gate
 
 SPLIT_NAMES = {"pool": "pool", "heldout": "held-out"}
 
@@ -78,10 +78,7 @@ def verdict(
 def folder_gate(data: RunData) -> GateConfig:
     """Return the run's [gate] config (defaults if absent), on pool tasks if it has no
     held-out split."""
-    from iterdeploy.config import from_dict
-
-    table = run_config(data).get("gate", {})
-    config = from_dict(GateConfig, table, "gate.")
+    config = stored_gate(data.folder)
     if config.split == "heldout" and not data.split_tasks("heldout"):
         return dataclasses.replace(config, split="pool")
     return config

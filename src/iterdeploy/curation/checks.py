@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from iterdeploy.errors import ConfigError
+from iterdeploy.errors import require
 from iterdeploy.registry import load_object
 
 if TYPE_CHECKING:
@@ -34,24 +34,15 @@ class CheckConfig:
     function: str = ""  # callable: "module:function" taking (steps, task) -> bool
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ConfigError(
-                f"curation.checks {self.name!r}: kind = {self.kind!r} is not one of "
-                f"{', '.join(KINDS)}"
-            )
-        if self.kind == "length-ratio" and self.max_ratio <= 0:
-            raise ConfigError(
-                f"curation.checks {self.name!r}: max_ratio = {self.max_ratio!r} must be > 0"
-            )
-        if self.kind == "forbidden" and not (self.actions or self.atoms):
-            raise ConfigError(
-                f"curation.checks {self.name!r}: a forbidden check needs `actions` or `atoms`"
-            )
-        if self.kind == "callable" and ":" not in self.function:
-            raise ConfigError(
-                f"curation.checks {self.name!r}: function = {self.function!r}; "
-                "write it as 'module:function'"
-            )
+        where = f"curation.checks[{self.name!r}]"
+        require(self.kind in KINDS, f"{where}.kind", self.kind, f"one of {', '.join(KINDS)}")
+        require(self.kind != "length-ratio" or self.max_ratio > 0, f"{where}.max_ratio",
+                self.max_ratio, "a number > 0")  # fmt: skip
+        require(self.kind != "forbidden" or bool(self.actions or self.atoms),
+                f"{where}.actions", list(self.actions),
+                "some action names, or `atoms`, for a forbidden check")  # fmt: skip
+        require(self.kind != "callable" or ":" in self.function, f"{where}.function",
+                self.function, "'module:function'")  # fmt: skip
 
 
 def build_check(config: CheckConfig) -> Check:

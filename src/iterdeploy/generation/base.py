@@ -18,6 +18,7 @@ from types import TracebackType
 
 from iterdeploy.errors import BackendError, ConfigError
 from iterdeploy.prompting.extract import split_reasoning
+from iterdeploy.sampling import SamplingParams
 
 # How `Trace.reasoning_tokens` is counted, recorded with every generation so that numbers from
 # different backends and models are comparable only when this rule and the tokenizer match.
@@ -27,35 +28,6 @@ REASONING_TOKEN_RULE = (
     "last '</think>' (after a leading '<think>' if any, tags excluded, stripped); 0 when the "
     "output has no '</think>'"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class SamplingParams:
-    """How to sample: `n` traces per prompt, each at most `max_tokens` new tokens."""
-
-    n: int = 1  # traces per prompt
-    temperature: float = 0.6  # paper setting; 0 means greedy decoding
-    top_p: float = 1.0  # nucleus mass kept; 1.0 disables it
-    top_k: int = 0  # most likely tokens kept; 0 disables it
-    max_tokens: int = 512  # new tokens per trace; a trace that reaches it is truncated
-
-    def __post_init__(self) -> None:
-        checks = {
-            "n": (self.n >= 1, "an integer >= 1"),
-            "temperature": (self.temperature >= 0, "a number >= 0 (0 = greedy)"),
-            "top_p": (0 < self.top_p <= 1, "a number in (0, 1]"),
-            "top_k": (self.top_k >= 0, "an integer >= 0 (0 = off)"),
-            "max_tokens": (self.max_tokens >= 1, "an integer >= 1"),
-        }
-        for key, (ok, allowed) in checks.items():
-            if not ok:
-                value = getattr(self, key)
-                raise ConfigError(f"generation.{key} = {value!r} is invalid: use {allowed}")
-
-    @property
-    def greedy(self) -> bool:
-        """Return True when decoding is greedy (temperature 0)."""
-        return self.temperature == 0
 
 
 @dataclass(frozen=True, slots=True)

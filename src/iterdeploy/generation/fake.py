@@ -62,8 +62,8 @@ class FakeBackend(Backend):
             [self._sample(prompt, sample_seed(seed, j), params.max_tokens) for j in range(params.n)]
             for prompt, seed in zip(prompts, seeds, strict=True)
         ]
-        seconds = time.perf_counter() - start
-        return [[self._trace(text, cut, params, seconds) for text, cut in row] for row in texts]
+        share = (time.perf_counter() - start) / max(1, len(prompts) * params.n)  # per trace
+        return [[self._trace(text, cut, params, share) for text, cut in row] for row in texts]
 
     def close(self) -> None:
         """Nothing to free."""

@@ -35,18 +35,13 @@ from typing import Any
 
 import httpx
 
-from iterdeploy.errors import BackendError, ConfigError
+from iterdeploy.errors import LITERAL_KEY, BackendError, ConfigError
 from iterdeploy.generation.base import Backend, SamplingParams, Trace, build_trace, sample_seed
 
 log = logging.getLogger(__name__)
 
 ENDPOINTS = ("chat", "completions")
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
-LITERAL_KEY = (
-    "model.backend_options.api_key: do not write the API key into the config (it is stored "
-    f"with the run); export {DEFAULT_KEY_ENV}=<your key>, or name another variable with "
-    "model.backend_options.api_key_env"
-)
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 

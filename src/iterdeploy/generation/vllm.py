@@ -195,23 +195,13 @@ class VLLMBackend(Backend):
         assert self._llm is not None  # started in __init__ or by _adapter
         from vllm import SamplingParams as VSamplingParams
 
-        tokenizer = self._llm.get_tokenizer()
+        tokenizer, context = self._llm.get_tokenizer(), self._max_len()
         requests, settings = [], []
         for i, prompt in enumerate(prompts):
-            ids = self._prompt_ids(tokenizer, prompt, i)
-            limit = min(params.max_tokens, self._max_len() - len(ids))
-            for j in range(params.n):
+            ids = prompt_token_ids(tokenizer, prompt, context, f"prompt {i}")
+            for sampling in sample_requests(params, seeds[i], len(ids), context):
                 requests.append({"prompt_token_ids": ids})
-                settings.append(
-                    VSamplingParams(
-                        n=1,
-                        temperature=params.temperature,
-                        top_p=params.top_p,
-                        top_k=params.top_k,
-                        max_tokens=limit,
-                        seed=sample_seed(seeds[i], j),
-                    )
-                )
+                settings.append(VSamplingParams(**sampling))
         start = time.perf_counter()
         outputs = self._llm.generate(requests, settings, lora_request=lora, use_tqdm=False)
         share = (time.perf_counter() - start) / len(requests)
@@ -229,19 +219,6 @@ class VLLMBackend(Backend):
         log.info("vLLM generated %d traces for %d prompts", len(flat), len(prompts))
         n = params.n
         return [flat[i * n : (i + 1) * n] for i in range(len(prompts))]
-
-    def _prompt_ids(self, tokenizer: Any, prompt: str, index: int) -> list[int]:
-        """Return the token ids of `prompt` in the model's chat template."""
-        from iterdeploy.prompting.build import render_chat
-
-        ids = tokenizer.encode(render_chat(tokenizer, prompt), add_special_tokens=False)
-        if len(ids) >= self._max_len():
-            raise ConfigError(
-                f"prompt {index} has {len(ids)} tokens, which fills the context of "
-                f"{self._max_len()}: use a shorter prompt template (e.g. 'compact') or a larger "
-                "max_model_len"
-            )
-        return ids
 
     def _max_len(self) -> int:
         assert self._llm is not None
@@ -476,6 +453,37 @@ def main() -> None:
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # prints of vLLM and its children
     serve_worker(sys.stdin, replies)
+
+
+# -- requests: what the backend and the Ray Data path (loop.raydata) both send to vLLM --------
+
+
+def prompt_token_ids(tokenizer: Any, prompt: str, context: int, where: str) -> list[int]:
+    """Return the token ids of `prompt` rendered in the model's chat template (no special
+    tokens added); raise ConfigError naming `where` when they fill the `context`."""
+    from iterdeploy.prompting.build import render_chat
+
+    ids = tokenizer.encode(render_chat(tokenizer, prompt), add_special_tokens=False)
+    if len(ids) >= context:
+        raise ConfigError(
+            f"{where} has {len(ids)} tokens, which fills the context of {context}: use a "
+            "shorter prompt template (e.g. 'compact') or a larger max_model_len"
+        )
+    return ids
+
+
+def sample_requests(
+    params: SamplingParams, seed: int, prompt_tokens: int, context: int
+) -> list[dict[str, Any]]:
+    """Return the vLLM sampling parameters of each of the `params.n` samples of one prompt:
+    one request per sample (n = 1), seeded `sample_seed(seed, j)`, its new tokens capped by
+    what the context leaves after the prompt."""
+    limit = min(params.max_tokens, context - prompt_tokens)
+    return [
+        {"n": 1, "temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k,
+         "max_tokens": limit, "seed": sample_seed(seed, j)}
+        for j in range(params.n)
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":  # vLLM's worker processes re-import this module: keep the guard

@@ -26,13 +26,12 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from iterdeploy.errors import BackendError, ConfigError, IterdeployError
-from iterdeploy.generation.base import SamplingParams, Trace
-from iterdeploy.loop.stages import Score, Validator, score_outputs, scoring_pool
+from iterdeploy.generation.base import Trace
+from iterdeploy.loop.stages import Score, Shard, Validator, score_outputs, scoring_pool
 from iterdeploy.registry import Registry
 
 if TYPE_CHECKING:
@@ -46,17 +45,6 @@ log = logging.getLogger(__name__)
 WORKER_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false"}
 
 BackendFactory = Callable[[], "Backend"]
-
-
-@dataclass(frozen=True, slots=True)
-class Shard:
-    """One deterministic unit of generation: the same prompts and seeds on every attempt."""
-
-    index: int  # the deployment chunk it belongs to (its done-marker in the store)
-    prompts: tuple[str, ...]
-    seeds: tuple[int, ...]  # one per prompt; sample j of prompt i uses sample_seed(seeds[i], j)
-    params: SamplingParams
-    adapter: str | None = None  # the generation's adapter directory; None for the base model
 
 
 def generate_shard(backend: Backend, shard: Shard) -> list[list[Trace]]:

@@ -7,74 +7,89 @@ traces), then the pool with whichever model the gate left deployed.
 Every stage checks its done-marker first, and writes its outputs together with the marker in
 one transaction, so `resume_run` after a kill -9 redoes only the unfinished stage (or, for a
 deployment, only the unfinished chunks). Seeds derive from (loop seed, run, generation, task),
-so the resumed work is the work an uninterrupted run would have done. This module alone
-touches the store and the run folder:
-
-    runs/<run_id>/store.sqlite        the store (schema in loop/store.py, docs/loop.md)
-    runs/<run_id>/config.toml         the resolved config; a resume must match it
-    runs/<run_id>/datasets/r<run>/g<gen>.jsonl   curated sets, TRL prompt/completion rows
-    runs/<run_id>/adapters/r<run>/g<gen>/        what `train` wrote for generation <gen>
-    runs/<run_id>/summary.json        per run and generation numbers, once the run finished
-    runs/<run_id>/tracking/, tracking.json   tracker files ([tracking]) and what each received
+so the resumed work is the work an uninterrupted run would have done. This module drives the
+stages; it writes the store through `loop.store` and the run folder's files through
+`loop.runfolder`, and takes its pure pieces (chunks, rows, summaries) from `loop.stages`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import logging
-import os
 import random
-import secrets
 import shutil
-from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iterdeploy.config import (
     RunConfig,
-    check_run,
     config_digest,
-    from_dict,
-    read_toml,
     to_dict,
     to_toml,
 )
-from iterdeploy.curation.policies import ScoredTrace, curate, resolve_policy
+from iterdeploy.curation.policies import curate, resolve_policy
 from iterdeploy.errors import StoreError
-from iterdeploy.generation.base import SamplingParams
-from iterdeploy.loop.executors import Executor, Shard, open_executor
-from iterdeploy.loop.stages import (
-    GenerationSummary,
-    TraceRow,
-    Validator,
-    chunked,
-    derive_seed,
-    summarize_generation,
+from iterdeploy.loop.executors import Shard, open_executor
+from iterdeploy.loop.gate import compare, deployed
+from iterdeploy.loop.runfolder import (
+    load_run_config,
+    new_run_id,
+    read_dataset,
+    read_summaries,
+    sha,
+    write_atomic,
+    write_dataset,
+    write_summary,
 )
-from iterdeploy.loop.store import SCHEMA_VERSION, Store, add_event, mark_done, now
+from iterdeploy.loop.setup import check_run
+from iterdeploy.loop.stages import (
+    Chunk,
+    GenerationSummary,
+    Validator,
+    base_model_row,
+    derive_seed,
+    plan_chunks,
+    summary_line,
+    task_row,
+    trace_rows,
+    trained_model_row,
+)
+from iterdeploy.loop.store import (
+    SCHEMA_VERSION,
+    Store,
+    add_dataset,
+    add_deployment,
+    add_event,
+    add_gate_decision,
+    add_generation,
+    add_meta,
+    add_model,
+    add_run,
+    finish_run,
+    insert,
+    mark_done,
+    now,
+)
+from iterdeploy.loop.view import RunView
 from iterdeploy.tracking.progress import Progress
-from iterdeploy.tracking.session import GenerationRecord, Tracking, open_tracking
+from iterdeploy.tracking.session import Tracking, open_tracking
 
 if TYPE_CHECKING:
     from iterdeploy.domains.base import Task
-    from iterdeploy.generation.base import Trace
+
+# Re-exported: the loop's public entry points and the run folder's summaries.
+__all__ = ["Loop", "load_run_config", "new_run_id", "read_summaries", "resume_run", "start_run",
+           "summary_line", "write_summary"]  # fmt: skip
 
 log = logging.getLogger(__name__)
-
-
-def new_run_id() -> str:
-    """Return a run id: the UTC time plus a random suffix, e.g. 20260101-120000-3fa9c1."""
-    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def start_run(config: RunConfig, run_dir: str | Path | None = None) -> Path:
     """Create a run folder for `config`, run every stage, and return the folder.
 
-    Every name and parameter is checked first (`config.check_run`), before the folder exists.
+    Every name and parameter is checked first (`loop.setup.check_run`), before the folder exists.
     """
     check_run(config)
     folder = Path(run_dir) if run_dir is not None else Path(config.loop.out_dir) / new_run_id()
@@ -84,7 +99,7 @@ def start_run(config: RunConfig, run_dir: str | Path | None = None) -> Path:
             "or choose another folder"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    _write_atomic(folder / "config.toml", to_toml(config))
+    write_atomic(folder / "config.toml", to_toml(config))
     with Store(folder / Store.FILENAME, create=True) as store:
         _init_meta(store, config, folder)
     return resume_run(folder)
@@ -116,16 +131,8 @@ def _init_meta(store: Store, config: RunConfig, folder: Path) -> None:
         "created_at": now(),
     }
     with store.transaction() as db:
-        db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
+        add_meta(db, meta)
         add_event(db, "run-created", None, None, folder=str(folder))
-
-
-def load_run_config(folder: Path) -> RunConfig:
-    """Return the resolved config stored in a run folder."""
-    path = folder / "config.toml"
-    if not path.is_file():
-        raise StoreError(f"{folder} is not a run folder (no config.toml); check the path")
-    return from_dict(RunConfig, read_toml(path))
 
 
 class Loop:
@@ -142,6 +149,7 @@ class Loop:
         self.problems: dict[str, str] = {}  # task_id -> content key: copies share a key
         self.prompts: dict[str, str] = {}
         self.base = ""
+        self.view = RunView(config, folder, store, self.tasks, self.problems)  # reset by execute
 
     def execute(self) -> list[GenerationSummary]:
         """Run every unfinished stage, write summary.json, and return the summaries."""
@@ -151,6 +159,7 @@ class Loop:
         self.tasks = load_tasks(self.config)
         self.problems = {t.id: content_key(t.problem) for t in self.tasks}
         self.base = resolve_base(self.config)
+        self.view = RunView(self.config, self.folder, self.store, self.tasks, self.problems)
         self._register_tasks()
         cfg = self.config.loop
         for run in range(cfg.runs):
@@ -163,7 +172,8 @@ class Loop:
                 else:
                     self.deploy(run, generation)
                 self.evaluate(run, generation)
-                self._track(run, generation)
+                if self.tracking is not None:
+                    self.tracking.log_generation(self.view.generation_record(run, generation))
                 if generation < cfg.generations:
                     self.curate(run, generation + 1)
                     self.train(run, generation + 1)
@@ -178,13 +188,10 @@ class Loop:
         from iterdeploy.loop.setup import prompt_for
 
         self.prompts = {t.id: prompt_for(self.config, t) for t in self.tasks}
-        stored = {
-            r["task_id"]: r["prompt_digest"]
-            for r in self.store.query("SELECT task_id, prompt_digest FROM tasks")
-        }
+        stored = self.store.prompt_digests()
         rows = []
         for t in self.tasks:
-            digest = _sha(self.prompts[t.id])
+            digest = sha(self.prompts[t.id])
             if t.id in stored:
                 if stored[t.id] != digest:
                     raise StoreError(
@@ -192,54 +199,31 @@ class Loop:
                         "the template changed since the run started. Start a new run."
                     )
                 continue
-            rows.append(
-                (
-                    t.id,
-                    t.domain,
-                    t.split,
-                    str(t.difficulty),
-                    json.dumps(t.params, sort_keys=True, default=str),
-                    t.problem,
-                    json.dumps(list(t.reference_plan)),
-                    t.reference_length,
-                    t.digest,
-                    self.prompts[t.id],
-                    digest,
-                )
-            )
+            rows.append(task_row(t, self.prompts[t.id], digest))
         if len(stored) + len(rows) != len(self.tasks):
             raise StoreError(f"{self.folder}: the stored tasks are not this config's pool")
         with self.store.transaction() as db:
-            db.executemany("INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            insert(db, "tasks", rows)
 
     def _start(self, run: int) -> None:
-        if self.store.query("SELECT 1 FROM runs WHERE run = ?", (run,)):
+        if self.store.has_run(run):
             return
         with self.store.transaction() as db:
             seed = derive_seed(self.config.loop.seed, run)
-            db.execute(
-                "INSERT INTO runs (run, seed, started_at) VALUES (?, ?, ?)", (run, seed, now())
-            )
-            db.execute(
-                "INSERT INTO models VALUES "
-                "(?, 0, ?, 'base', NULL, NULL, NULL, '{}', '[]', '[]', 0)",
-                (run, self.base),
-            )
+            add_run(db, run, seed)
+            add_model(db, base_model_row(run, 0, self.base, None, 0))
             add_event(db, "run-started", run, None, seed=seed)
 
     def _finish(self, run: int) -> None:
         with self.store.transaction() as db:
-            db.execute(
-                "UPDATE runs SET finished_at = ? WHERE run = ? AND finished_at IS NULL",
-                (now(), run),
-            )
+            finish_run(db, run)
 
     # ---- stages ---------------------------------------------------------------------------
 
     def deploy(self, run: int, generation: int, split: str | None = None) -> None:
         """Sample, validate and store the traces of every task (of `split` if given), one
         committed chunk at a time. Held-out tasks are sampled from model `generation`, pool
-        tasks from the model `_pool_model` names (the same one unless loop.deploy = "gated").
+        tasks from the model `RunView.pool_model` names (the same unless loop.deploy = "gated").
         """
         from iterdeploy.loop.setup import domain_texts, make_backend, validator_identity
 
@@ -252,8 +236,8 @@ class Loop:
         if not todo:
             return
         self._record_generation(run, generation, validator_identity())
-        model = generation if split == "heldout" else self._pool_model(run, generation)
-        adapter = self._model_path(run, model)
+        model = generation if split == "heldout" else self.view.pool_model(run, generation)
+        adapter = self.view.model_path(run, model)
         validator = Validator(self.tasks, domain_texts(self.tasks), self.config.curation.checks)
         total = sum(len(c.tasks) * c.params.n for _, c in todo)
         # A bar on a terminal; under CI/nohup/Slurm a line with rate and ETA every 10 s.
@@ -271,9 +255,13 @@ class Loop:
                            ray_address=loop.ray_address or None, ray_workers=loop.ray_workers,
                            vllm=vllm) as executor:  # fmt: skip
             for shard, traces in executor.generate(shards):
-                rows = self._deploy_chunk(executor, plan[shard.index], traces)
+                chunk = plan[shard.index]
+                jobs = [(t.id, tr.text) for t, row in zip(chunk.tasks, traces, strict=True)
+                        for tr in row]  # fmt: skip
+                digests = [sha(self.prompts[t.id]) for t in chunk.tasks]
+                rows = trace_rows(chunk, digests, traces, executor.validate(jobs))
                 with self.store.transaction() as db:
-                    db.executemany(f"INSERT INTO traces VALUES ({','.join('?' * 21)})", rows)
+                    insert(db, "traces", rows)
                     mark_done(db, run, generation, "deploy", shard.index)
                 bar.update(len(rows))
         bar.close()
@@ -281,8 +269,6 @@ class Loop:
     def gate(self, run: int, generation: int) -> None:
         """Gate model `generation` against the deployed one on its held-out traces; record
         which generation is deployed now (and samples this generation's pool) and why."""
-        from iterdeploy.analysis.governance import compare, deployed
-
         if self.store.is_done(run, generation, "gate"):
             return
         # The store's pointer: the loop's last release, or a promote/rollback made meanwhile.
@@ -293,7 +279,9 @@ class Loop:
         if not decision.passed:
             reason += f"; generation {current} stays deployed"
         with self.store.transaction() as db:
-            _deployment(db, run, now_deployed, reason)
+            add_deployment(db, run, now_deployed, "deploy", reason)
+            add_gate_decision(db, run, generation, current, decision.passed, decision.solve_rate,
+                              decision.reference_rate, decision.reasons, now_deployed)  # fmt: skip
             add_event(
                 db,
                 "gate",
@@ -314,13 +302,14 @@ class Loop:
         model) record the generation as the deployed one (otherwise `gate` did)."""
         if self.store.is_done(run, generation, "evaluate"):
             return
-        summary = self._summary(run, generation, self._solved_before(run, generation))
+        summary = self.view.summary(run, generation, self.view.solved_before(run, generation))
         with self.store.transaction() as db:
             if self.config.loop.deploy == "newest" or generation == 0:
-                _deployment(
+                add_deployment(
                     db,
                     run,
                     generation,
+                    "deploy",
                     "loop: generation deployed on the pool" if generation else "loop: base model",
                 )
             add_event(
@@ -334,38 +323,21 @@ class Loop:
         if self.store.is_done(run, generation, "curate"):
             return
         cur = self.config.curation
-        scored = self._scored_traces(run, generation - 1)
+        scored = self.view.scored_traces(run, generation - 1)
         rng = random.Random(derive_seed(self.config.loop.seed, run, generation, "curate"))
         examples = curate(
             resolve_policy(cur.policy), scored, rng, require=cur.require, params=cur.params
         )
-        relative = Path("datasets") / f"r{run}" / f"g{generation}.jsonl"
-        text = "".join(
-            json.dumps({"prompt": e.prompt, "completion": e.completion}) + "\n" for e in examples
-        )
-        _write_atomic(self.folder / relative, text)
-        digest = _sha(text)
+        rows = [{"prompt": e.prompt, "completion": e.completion} for e in examples]
+        path, digest = write_dataset(self.folder, run, generation, rows)
+        dataset = {
+            "run": run, "generation": generation, "policy": cur.policy,
+            "params": json.dumps(cur.params, sort_keys=True),
+            "require": json.dumps(list(cur.require)), "digest": digest, "size": len(examples),
+            "path": path,
+        }  # fmt: skip
         with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run,
-                    generation,
-                    cur.policy,
-                    json.dumps(cur.params, sort_keys=True),
-                    json.dumps(list(cur.require)),
-                    digest,
-                    len(examples),
-                    relative.as_posix(),
-                ),
-            )
-            db.executemany(
-                "INSERT INTO dataset_examples VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (run, generation, i, e.task_id, e.generation, e.sample)
-                    for i, e in enumerate(examples)
-                ],
-            )
+            add_dataset(db, dataset, [(e.task_id, e.generation, e.sample) for e in examples])
             add_event(db, "dataset-curated", run, generation, size=len(examples), digest=digest)
             mark_done(db, run, generation, "curate")
         log.info(
@@ -376,165 +348,37 @@ class Loop:
         """Fine-tune the BASE model on dataset `generation`; record the adapter."""
         if self.store.is_done(run, generation, "train"):
             return
-        row = self.store.query(
-            "SELECT path, digest, size FROM datasets WHERE run = ? AND generation = ?",
-            (run, generation),
-        )[0]
-        examples = [
-            json.loads(line)
-            for line in (self.folder / row["path"]).read_text(encoding="utf-8").splitlines()
-        ]
-        if _sha("".join(json.dumps(e) + "\n" for e in examples)) != row["digest"]:
-            raise StoreError(
-                f"{self.folder / row['path']} was modified after curation; "
-                "restore it or start a new run"
-            )
+        row = self.store.dataset(run, generation)
+        examples = read_dataset(self.folder, row["path"], row["digest"])
         if examples:
-            values = self._train_adapter(run, generation, examples, row["digest"])
+            model = self._train_adapter(run, generation, examples, row["digest"])
         else:
-            values = self._model_row_untrained(run, generation, row["digest"])
+            model = self._model_row_untrained(run, generation, row["digest"])
         with self.store.transaction() as db:
-            db.execute("INSERT INTO models VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
-            add_event(db, "model-trained", run, generation, model=values[3], examples=len(examples))
+            add_model(db, model)
+            add_event(db, "model-trained", run, generation, model=model["kind"],
+                      examples=len(examples))  # fmt: skip
             mark_done(db, run, generation, "train")
-
-    def _track(self, run: int, generation: int) -> None:
-        """Send the generation's summary, its model's losses and curated set to the trackers
-        (each at most once per run folder: the ledger skips what a killed attempt sent)."""
-        if self.tracking is None:
-            return
-        event = self.store.query(
-            "SELECT detail FROM events WHERE run = ? AND generation = ? AND "
-            "kind = 'generation-evaluated' ORDER BY id DESC LIMIT 1",
-            (run, generation),
-        )
-        summary = json.loads(event[0]["detail"])["summary"]
-        model = self.store.query(
-            "SELECT losses, eval_losses FROM models WHERE run = ? AND generation = ?",
-            (run, generation),
-        )[0]
-        dataset = self.store.query(
-            "SELECT path, digest FROM datasets WHERE run = ? AND generation = ?", (run, generation)
-        )
-        numbers = {k: float(v) for k, v in summary.items()
-                   if k not in ("run", "generation") and isinstance(v, (int, float))}  # fmt: skip
-        self.tracking.log_generation(
-            GenerationRecord(
-                run, generation, numbers,
-                tuple(map(tuple, json.loads(model["losses"]))),
-                tuple(map(tuple, json.loads(model["eval_losses"]))),
-                self.folder / dataset[0]["path"] if dataset else None,
-                dataset[0]["digest"] if dataset else "",
-            )
-        )  # fmt: skip
 
     # ---- helpers ---------------------------------------------------------------------------
 
     def _chunks(self, run: int, generation: int) -> list[Chunk]:
-        """Return the deployment chunks: pool then held-out tasks, in task-id order."""
-        sampling: SamplingParams = self.config.generation
-        heldout = dataclasses.replace(sampling, n=self.config.loop.heldout_samples)
-        out = []
-        for split, params in (("pool", sampling), ("heldout", heldout)):
-            tasks = sorted((t for t in self.tasks if t.split == split), key=lambda t: t.id)
-            for part in chunked(tasks, self.config.loop.chunk_tasks):
-                seeds = [derive_seed(self.config.loop.seed, run, generation, t.id) for t in part]
-                out.append(Chunk(run, generation, split, list(part), params, seeds))
-        return out
-
-    def _deploy_chunk(
-        self, executor: Executor, chunk: Chunk, traces: list[list[Trace]]
-    ) -> list[tuple[Any, ...]]:
-        prompts = [self.prompts[t.id] for t in chunk.tasks]
-        jobs = [(t.id, tr.text) for t, row in zip(chunk.tasks, traces, strict=True) for tr in row]
-        scores = iter(executor.validate(jobs))
-        rows = []
-        for task, seed, prompt, samples in zip(
-            chunk.tasks, chunk.seeds, prompts, traces, strict=True
-        ):
-            for j, tr in enumerate(samples):
-                s = next(scores)
-                rows.append(
-                    (
-                        chunk.run,
-                        chunk.generation,
-                        task.id,
-                        j,
-                        seed,
-                        _sha(prompt),
-                        tr.text,
-                        tr.reasoning_tokens,
-                        tr.output_tokens,
-                        int(tr.truncated),
-                        json.dumps(list(s.plan)),
-                        len(s.plan),
-                        s.extraction,
-                        int(s.valid),
-                        s.reason,
-                        s.step,
-                        s.detail,
-                        json.dumps(list(s.unsatisfied)),
-                        json.dumps(s.checks, sort_keys=True),
-                        tr.seconds / max(1, len(jobs)),
-                        s.seconds,
-                    )
-                )
-        return rows
+        return plan_chunks(self.tasks, self.config.loop, self.config.generation, run, generation)
 
     def _record_generation(self, run: int, generation: int, validator: tuple[str, str]) -> None:
+        sampling = json.dumps(to_dict(self.config.generation), sort_keys=True)
         with self.store.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run,
-                    generation,
-                    json.dumps(to_dict(self.config.generation), sort_keys=True),
-                    self.config.loop.heldout_samples,
-                    *validator,
-                    now(),
-                ),
-            )
+            add_generation(db, run, generation, sampling, self.config.loop.heldout_samples,
+                           validator)  # fmt: skip
 
-    def _pool_model(self, run: int, generation: int) -> int:
-        """Return the generation whose model samples the pool tasks of `generation`."""
-        if self.config.loop.deploy == "newest" or generation == 0:
-            return generation
-        rows = self.store.query(
-            "SELECT detail FROM events WHERE run = ? AND generation = ? AND kind = 'gate' "
-            "ORDER BY id DESC LIMIT 1",
-            (run, generation),
-        )
-        if not rows:
-            raise StoreError(
-                f"run {run} generation {generation} has no gate decision; the store is "
-                "inconsistent (was it edited?)"
-            )
-        return int(json.loads(rows[0]["detail"])["deployed"])
-
-    def _model_path(self, run: int, generation: int) -> str | None:
-        rows = self.store.query(
-            "SELECT adapter_path FROM models WHERE run = ? AND generation = ?", (run, generation)
-        )
-        if not rows:
-            raise StoreError(
-                f"run {run} generation {generation} has no model; the store is "
-                "inconsistent (was it edited?)"
-            )
-        path = rows[0]["adapter_path"]
-        return None if path is None else str(self.folder / path)
-
-    def _model_row_untrained(self, run: int, generation: int, dataset: str) -> tuple[Any, ...]:
-        log.warning(
-            "run %d gen %d: the curated set is empty; generation %d is the base model",
-            run,
-            generation,
-            generation,
-        )
-        return (run, generation, self.base, "base", None, None, dataset, "{}", "[]", "[]", 0.0)
+    def _model_row_untrained(self, run: int, generation: int, dataset: str) -> dict[str, Any]:
+        log.warning("run %d gen %d: the curated set is empty; generation %d is the base model",
+                    run, generation, generation)  # fmt: skip
+        return base_model_row(run, generation, self.base, dataset, 0.0)
 
     def _train_adapter(
         self, run: int, generation: int, examples: list[dict[str, str]], dataset: str
-    ) -> tuple[Any, ...]:
+    ) -> dict[str, Any]:
         from iterdeploy.training.sft import train
 
         out = self.folder / "adapters" / f"r{run}" / f"g{generation}"
@@ -544,161 +388,9 @@ class Loop:
         log.info("run %d gen %d: training on %d examples", run, generation, len(examples))
         result = train(self.base, examples, config, out)
         path = Path(result.path).resolve().relative_to(self.folder.resolve())
-        return (
-            run,
-            generation,
-            self.base,
-            result.kind,
-            path.as_posix(),
-            result.digest,
-            dataset,
-            json.dumps(to_dict(config), sort_keys=True),
-            json.dumps(list(result.losses)),
-            json.dumps(list(result.eval_losses)),
-            result.wall_seconds,
-        )
-
-    def _scored_traces(self, run: int, last: int) -> list[ScoredTrace]:
-        rows = self.store.query(
-            "SELECT tr.*, t.split, t.prompt FROM traces tr JOIN tasks t USING (task_id) "
-            "WHERE tr.run = ? AND tr.generation <= ? ORDER BY tr.generation, tr.task_id, tr.sample",
-            (run, last),
-        )
-        return [
-            ScoredTrace(
-                run=r["run"],
-                generation=r["generation"],
-                task_id=r["task_id"],
-                sample=r["sample"],
-                split=r["split"],
-                prompt=r["prompt"],
-                completion=r["text"],
-                valid=bool(r["valid"]),
-                plan_length=r["plan_length"],
-                reasoning_tokens=r["reasoning_tokens"],
-                truncated=bool(r["truncated"]),
-                checks=json.loads(r["checks"]),
-            )
-            for r in rows
-        ]
-
-    def _solved_before(self, run: int, generation: int) -> set[str]:
-        rows = self.store.query(
-            "SELECT DISTINCT task_id FROM traces WHERE run = ? AND generation < ? AND valid = 1",
-            (run, generation),
-        )
-        return {r["task_id"] for r in rows}
-
-    def _summary(self, run: int, generation: int, solved_before: set[str]) -> GenerationSummary:
-        rows = self.store.query(
-            "SELECT tr.task_id, t.split, tr.valid, tr.plan_length, tr.reasoning_tokens "
-            "FROM traces tr JOIN tasks t USING (task_id) WHERE tr.run = ? AND tr.generation = ?",
-            (run, generation),
-        )
-        size = self.store.query(
-            "SELECT size FROM datasets WHERE run = ? AND generation = ?", (run, generation)
-        )
-        return summarize_generation(
-            run,
-            generation,
-            [
-                TraceRow(
-                    r["task_id"],
-                    r["split"],
-                    bool(r["valid"]),
-                    r["plan_length"],
-                    r["reasoning_tokens"],
-                )
-                for r in rows
-            ],
-            {t.id: t.split for t in self.tasks},
-            solved_before,
-            size[0]["size"] if size else 0,
-            self._pool_model(run, generation),
-            self.problems,
-        )
+        return trained_model_row(run, generation, self.base, result, path.as_posix(), dataset,
+                                 json.dumps(to_dict(config), sort_keys=True))  # fmt: skip
 
     def summaries(self) -> list[GenerationSummary]:
         """Return the summary of every evaluated generation, by run then generation."""
-        out = []
-        for run in range(self.config.loop.runs):
-            solved: set[str] = set()
-            for generation in range(self.config.loop.generations + 1):
-                if not self.store.is_done(run, generation, "evaluate"):
-                    break
-                summary = self._summary(run, generation, solved)
-                solved |= self._solved_before(run, generation + 1)
-                out.append(summary)
-        return out
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Chunk:
-    """A fixed slice of one generation's deployment: the same tasks on every resume."""
-
-    run: int
-    generation: int
-    split: str  # "pool" | "heldout"
-    tasks: list[Task]
-    params: SamplingParams
-    seeds: list[int]
-
-
-def summary_line(s: GenerationSummary) -> str:
-    """Return the one-line log summary of a generation."""
-    plan = "-" if s.mean_plan_length is None else f"{s.mean_plan_length:.1f}"
-    tokens = "-" if s.mean_reasoning_tokens is None else f"{s.mean_reasoning_tokens:.0f}"
-    by = "" if s.deployed == s.generation else f" (pool sampled by gen {s.deployed})"
-    return (
-        f"run {s.run} gen {s.generation}{by}: pool {s.pool_solved}/{s.pool_tasks} solved "
-        f"(+{s.newly_solved} new; problems {s.pool_problems_solved}/{s.pool_problems}), "
-        f"held-out {s.heldout_solved}/{s.heldout_tasks} "
-        f"(problems {s.heldout_problems_solved}/{s.heldout_problems}), "
-        f"curated {s.curated_size}, plan length {plan}, reasoning tokens {tokens}"
-    )
-
-
-def write_summary(folder: Path, summaries: Sequence[GenerationSummary], run_id: str) -> Path:
-    """Write summary.json (per run and generation) and return its path."""
-    runs: dict[int, list[dict[str, Any]]] = {}
-    for s in summaries:
-        runs.setdefault(s.run, []).append(dataclasses.asdict(s))
-    data = {
-        "run_id": run_id,
-        "runs": [{"run": run, "generations": gens} for run, gens in sorted(runs.items())],
-    }
-    path = folder / "summary.json"
-    _write_atomic(path, json.dumps(data, indent=2) + "\n")
-    return path
-
-
-def read_summaries(folder: str | Path) -> list[GenerationSummary]:
-    """Return the summaries of a finished run folder (from summary.json)."""
-    path = Path(folder) / "summary.json"
-    if not path.is_file():
-        raise StoreError(f"{path} does not exist: the run has not finished; resume it first")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    # A summary.json from before the problem counts loads with them None (their defaults).
-    return [GenerationSummary(**g) for r in data["runs"] for g in r["generations"]]
-
-
-def _deployment(db: Any, run: int, generation: int, reason: str) -> None:
-    """Append the loop's row to the deployment history: `generation` is deployed now."""
-    db.execute(
-        "INSERT INTO deployments (at, run, generation, action, reason) VALUES (?,?,?,?,?)",
-        (now(), run, generation, "deploy", reason),
-    )
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+        return self.view.summaries()

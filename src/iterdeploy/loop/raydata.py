@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iterdeploy.errors import ConfigError
-from iterdeploy.generation.base import Trace, build_trace, sample_seed
-from iterdeploy.loop.executors import Shard
+from iterdeploy.errors import ConfigError, require
+from iterdeploy.generation.base import Trace, build_trace
+from iterdeploy.generation.vllm import prompt_token_ids, sample_requests
+from iterdeploy.loop.stages import Shard
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,8 @@ class RayDataOptions:
     engine_args: dict[str, Any] = field(default_factory=dict)  # any other vLLM engine argument
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1 or self.batch_size < 1:
-            raise ConfigError(
-                f"ray data: concurrency={self.concurrency}, batch_size={self.batch_size}: "
-                "use integers >= 1"
-            )
+        require(self.concurrency >= 1, "ray data concurrency", self.concurrency, "an integer >= 1")
+        require(self.batch_size >= 1, "ray data batch_size", self.batch_size, "an integer >= 1")
 
 
 def processor_config(base: str, options: RayDataOptions) -> Any:
@@ -107,29 +105,19 @@ class RequestBuilder:
         self.stops = set(ids)
 
     def rows(self, shards: Sequence[Shard]) -> list[dict[str, Any]]:
-        """Return one row per (shard, prompt, sample), in order."""
-        from iterdeploy.prompting.build import render_chat
-
+        """Return one row per (shard, prompt, sample), in order: the `vllm` backend's requests
+        (`generation.vllm.prompt_token_ids`, `sample_requests`)."""
         rows = []
         for shard in shards:
-            params = shard.params
             model = str(Path(shard.adapter).resolve()) if shard.adapter else self.base
             for i, (prompt, seed) in enumerate(zip(shard.prompts, shard.seeds, strict=True)):
-                text = render_chat(self.tokenizer, prompt)
-                ids = self.tokenizer.encode(text, add_special_tokens=False)
-                limit = min(params.max_tokens, self.context - len(ids))
-                if limit < 1:
-                    raise ConfigError(
-                        f"shard {shard.index} prompt {i} has {len(ids)} tokens, which fills the "
-                        f"context of {self.context}: use a shorter prompt template (e.g. "
-                        "'compact') or a larger max_model_len"
-                    )
-                for j in range(params.n):
-                    sampling = {"n": 1, "temperature": params.temperature, "top_p": params.top_p,
-                                "top_k": params.top_k, "max_tokens": limit,
-                                "seed": sample_seed(seed, j)}  # fmt: skip
+                where = f"shard {shard.index} prompt {i}"
+                ids = prompt_token_ids(self.tokenizer, prompt, self.context, where)
+                for j, sampling in enumerate(
+                    sample_requests(shard.params, seed, len(ids), self.context)
+                ):
                     rows.append({"shard": shard.index, "prompt_index": i, "sample": j,
-                                 "limit": limit, "tokenized_prompt": ids,
+                                 "limit": sampling["max_tokens"], "tokenized_prompt": ids,
                                  "sampling_params": sampling, "model": model})  # fmt: skip
         return rows
 

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from iterdeploy.errors import ConfigError
+from iterdeploy.errors import ConfigError, require
 
 if TYPE_CHECKING:
-    from iterdeploy.config import RunConfig
+    from iterdeploy.config import CurationConfig, ModelConfig, RunConfig
     from iterdeploy.domains.base import Task
     from iterdeploy.generation.base import Backend
 
@@ -29,6 +29,97 @@ def cache_dir() -> Path:
     if os.environ.get("ITERDEPLOY_CACHE"):
         return Path(os.environ["ITERDEPLOY_CACHE"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "iterdeploy"
+
+
+def check_run(config: RunConfig) -> None:
+    """Raise ConfigError for anything in `config` that would fail a run later: every name
+    (domain, backend, template, policy) and parameter, the base model's folder, and the extras.
+
+    `iterdeploy run` calls this before it creates the run folder, so a typo costs a second,
+    not a sampled generation.
+    """
+    from iterdeploy.domains import DOMAINS
+    from iterdeploy.prompting.build import TEMPLATES
+
+    require(config.model.template in TEMPLATES, "model.template", config.model.template,
+             f"one of {', '.join(TEMPLATES)}")  # fmt: skip
+    for name in config.pool.domains:
+        domain = DOMAINS.get(name)
+        for level in config.pool.levels_of(name):
+            domain.level_ranges(level)
+    _check_extras(config)
+    _check_base(config.model)
+    _check_backend(config.model)
+    _check_policy(config.curation)
+
+
+def _check_extras(config: RunConfig) -> None:
+    """Raise ConfigError naming every extra the run needs and this install lacks."""
+    import importlib.util
+
+    from iterdeploy.registry import EXTRAS
+
+    # Not [planner]: tiny tasks are solved by breadth-first search; a pool that needs Fast
+    # Downward fails at once, before any stage, and `iterdeploy run` then removes the folder.
+    needed = []
+    if config.model.base == "embedded" or config.model.backend == "transformers":
+        needed += ["torch", "transformers"]
+    if config.loop.generations > 0:
+        needed += ["torch", "transformers", "peft", "trl", "datasets"]
+    if config.loop.executor == "ray":
+        needed.append("ray")
+    missing = sorted({m for m in needed if importlib.util.find_spec(m) is None})
+    if missing:
+        extras = ",".join(sorted({EXTRAS[m] for m in missing}))
+        raise ConfigError(
+            f"this run needs: pip install 'iterdeploy[{extras}]' (missing modules "
+            f"{', '.join(missing)})"
+        )
+
+
+def _check_base(model: ModelConfig) -> None:
+    """Raise ConfigError when model.base names a local path that is not a model folder."""
+    if model.base == "embedded" or model.backend not in ("transformers", "vllm"):
+        return
+    path = Path(model.base).expanduser()
+    looks_like_path = model.base.startswith(("/", ".", "~")) or model.base.count("/") > 1
+    if path.is_dir():
+        require((path / "config.json").is_file() or (path / "adapter_config.json").is_file(),
+                 "model.base", model.base, "a model folder (with config.json)")  # fmt: skip
+    else:
+        require(not path.exists() and not looks_like_path, "model.base", model.base,
+                 "'embedded', a model folder, or a hub id such as 'Qwen/Qwen3-0.6B'")  # fmt: skip
+
+
+def _check_backend(model: ModelConfig) -> None:
+    """Raise ConfigError for an unknown backend or options its constructor does not take."""
+    import inspect
+
+    from iterdeploy.generation import BACKENDS
+
+    cls = BACKENDS.get(model.backend)
+    try:
+        inspect.signature(cls).bind_partial(model.base, **model.backend_options)
+    except TypeError as exc:
+        raise ConfigError(
+            f"model.backend_options = {model.backend_options!r} do not fit backend "
+            f"{model.backend!r}: {exc}"
+        ) from exc
+
+
+def _check_policy(curation: CurationConfig) -> None:
+    """Raise ConfigError for an unknown policy or parameters it rejects (a dry run on nothing)."""
+    import random
+
+    from iterdeploy.curation.policies import curate, resolve_policy
+
+    policy = resolve_policy(curation.policy)
+    try:
+        curate(policy, [], random.Random(0), params=curation.params)
+    except TypeError as exc:
+        raise ConfigError(
+            f"curation.params = {curation.params!r} do not fit policy {curation.policy!r}: {exc}"
+        ) from exc
 
 
 def load_tasks(config: RunConfig) -> list[Task]:
@@ -126,17 +217,20 @@ def validator_identity() -> tuple[str, str]:
         checks,
         conditions,
         formula,
+        ground,
         model,
         parser,
         plan,
         sexpr,
         successors,
         validate,
+        verdict,
     )
     from iterdeploy.prompting import extract
 
     digest = hashlib.sha256()
-    modules = (sexpr, model, conditions, parser, plan, successors, formula, checks, validate)
+    modules = (sexpr, model, conditions, parser, plan, successors, formula, checks, verdict,
+               ground, validate)  # fmt: skip
     for module in (*modules, extract):
         digest.update(Path(module.__file__).read_bytes())
     return "iterdeploy.pddl.validate", f"{__version__}+{digest.hexdigest()[:12]}"

@@ -9,19 +9,25 @@ plain task data in each worker.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
 from iterdeploy.curation.checks import CheckConfig, build_check, run_checks
+from iterdeploy.curation.policies import ScoredTrace
 
 if TYPE_CHECKING:
+    from iterdeploy.config import LoopConfig
     from iterdeploy.domains.base import Task
+    from iterdeploy.generation.base import Trace
+    from iterdeploy.sampling import SamplingParams
+    from iterdeploy.training.result import TrainResult
 
 
 def derive_seed(run_seed: int, *parts: object) -> int:
@@ -37,6 +43,17 @@ def derive_seed(run_seed: int, *parts: object) -> int:
 def chunked(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     """Return `items` cut into consecutive chunks of `size` (the last may be shorter)."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """One deterministic unit of generation: the same prompts and seeds on every attempt."""
+
+    index: int  # the deployment chunk it belongs to (its done-marker in the store)
+    prompts: tuple[str, ...]
+    seeds: tuple[int, ...]  # one per prompt; sample j of prompt i uses sample_seed(seeds[i], j)
+    params: SamplingParams
+    adapter: str | None = None  # the generation's adapter directory; None for the base model
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +203,20 @@ class TraceRow:
     reasoning_tokens: int
 
 
+def solved_tasks(traces: Iterable[Any], split_of: Callable[[Any], str]) -> dict[str, set[str]]:
+    """Return, per split, the tasks with at least one valid trace among `traces` (anything
+    with `task_id` and `valid`; `split_of(trace)` names its task's split).
+
+    The one rule for "the tasks a generation solved"; `loop.store.Store.solved` asks the same
+    of the stored traces, and a split without a solved task is left out.
+    """
+    out: dict[str, set[str]] = {}
+    for t in traces:
+        if t.valid:
+            out.setdefault(split_of(t), set()).add(t.task_id)
+    return out
+
+
 def summarize_generation(
     run: int,
     generation: int,
@@ -200,31 +231,28 @@ def summarize_generation(
     `problems`: task_id -> the content key of its problem); `deployed` is the generation whose
     model sampled its pool traces."""
     pool_rows = [r for r in rows if r.split == "pool"]
-    shortest: dict[str, int] = {}
-    heldout_solved = set()
-    for r in rows:
-        if not r.valid:
-            continue
-        if r.split == "pool":
+    solved = solved_tasks(rows, lambda r: "pool" if r.split == "pool" else "heldout")
+    pool_solved, heldout_solved = solved.get("pool", set()), solved.get("heldout", set())
+    shortest: dict[str, int] = {}  # pool task -> its shortest valid plan
+    for r in pool_rows:
+        if r.valid:
             shortest[r.task_id] = min(shortest.get(r.task_id, r.plan_length), r.plan_length)
-        else:
-            heldout_solved.add(r.task_id)
     return GenerationSummary(
         run=run,
         generation=generation,
         deployed=deployed,
         pool_tasks=sum(1 for s in tasks.values() if s == "pool"),
-        pool_solved=len(shortest),
+        pool_solved=len(pool_solved),
         heldout_tasks=sum(1 for s in tasks.values() if s == "heldout"),
         heldout_solved=len(heldout_solved),
-        newly_solved=len(set(shortest) - solved_before),
+        newly_solved=len(pool_solved - solved_before),
         curated_size=curated_size,
         mean_plan_length=_mean(shortest.values()),
         mean_reasoning_tokens=_mean(r.reasoning_tokens for r in pool_rows),
         valid_traces=sum(1 for r in pool_rows if r.valid),
         traces=len(pool_rows),
         pool_problems=len({problems[t] for t, s in tasks.items() if s == "pool"}),
-        pool_problems_solved=len({problems[t] for t in shortest}),
+        pool_problems_solved=len({problems[t] for t in pool_solved}),
         heldout_problems=len({problems[t] for t, s in tasks.items() if s == "heldout"}),
         heldout_problems_solved=len({problems[t] for t in heldout_solved}),
     )
@@ -301,3 +329,139 @@ def _fmt(value: float | None) -> str:
     if value is None:
         return "-"
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+# ---- deployment chunks and the rows the store keeps ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A fixed slice of one generation's deployment: the same tasks on every resume."""
+
+    run: int
+    generation: int
+    split: str  # "pool" | "heldout"
+    tasks: list[Task]
+    params: SamplingParams
+    seeds: list[int]
+
+
+def plan_chunks(
+    tasks: Sequence[Task], loop: LoopConfig, sampling: SamplingParams, run: int, generation: int
+) -> list[Chunk]:
+    """Return the deployment chunks: pool then held-out tasks, in task-id order."""
+    heldout = replace(sampling, n=loop.heldout_samples)
+    out = []
+    for split, params in (("pool", sampling), ("heldout", heldout)):
+        chosen = sorted((t for t in tasks if t.split == split), key=lambda t: t.id)
+        for part in chunked(chosen, loop.chunk_tasks):
+            seeds = [derive_seed(loop.seed, run, generation, t.id) for t in part]
+            out.append(Chunk(run, generation, split, list(part), params, seeds))
+    return out
+
+
+def trace_rows(
+    chunk: Chunk,
+    prompt_digests: Sequence[str],
+    traces: Sequence[Sequence[Trace]],
+    scores: Sequence[Score],
+) -> list[dict[str, Any]]:
+    """Return the `traces` rows of a generated and scored chunk (`scores` in trace order).
+
+    `gen_seconds` is `Trace.seconds`, the trace's share of its batch's wall time.
+    """
+    it = iter(scores)
+    rows = []
+    for task, seed, digest, samples in zip(
+        chunk.tasks, chunk.seeds, prompt_digests, traces, strict=True
+    ):
+        for j, tr in enumerate(samples):
+            s = next(it)
+            rows.append({
+                "run": chunk.run, "generation": chunk.generation, "task_id": task.id,
+                "sample": j, "seed": seed, "prompt_digest": digest, "text": tr.text,
+                "reasoning_tokens": tr.reasoning_tokens, "output_tokens": tr.output_tokens,
+                "truncated": int(tr.truncated), "plan": json.dumps(list(s.plan)),
+                "plan_length": len(s.plan), "extraction": s.extraction,
+                "valid": int(s.valid), "reason": s.reason, "step": s.step,
+                "detail": s.detail, "unsatisfied": json.dumps(list(s.unsatisfied)),
+                "checks": json.dumps(s.checks, sort_keys=True),
+                "gen_seconds": tr.seconds, "val_seconds": s.seconds,
+            })  # fmt: skip
+    return rows
+
+
+def base_model_row(
+    run: int, generation: int, base: str, dataset: str | None, seconds: float
+) -> dict[str, Any]:
+    """Return the `models` row of an untrained generation: the base model itself."""
+    return {
+        "run": run, "generation": generation, "base": base, "kind": "base",
+        "adapter_path": None, "adapter_digest": None, "dataset_digest": dataset,
+        "train_config": "{}", "losses": "[]", "eval_losses": "[]", "wall_seconds": seconds,
+    }  # fmt: skip
+
+
+def trained_model_row(
+    run: int,
+    generation: int,
+    base: str,
+    result: TrainResult,
+    adapter_path: str,
+    dataset: str,
+    train_config: str,
+) -> dict[str, Any]:
+    """Return the `models` row of a fine-tuned generation (`adapter_path` relative to the run
+    folder, `train_config` the JSON of the `TrainConfig` it was trained with)."""
+    return {
+        "run": run, "generation": generation, "base": base, "kind": result.kind,
+        "adapter_path": adapter_path, "adapter_digest": result.digest,
+        "dataset_digest": dataset, "train_config": train_config,
+        "losses": json.dumps(list(result.losses)),
+        "eval_losses": json.dumps(list(result.eval_losses)),
+        "wall_seconds": result.wall_seconds,
+    }  # fmt: skip
+
+
+def task_row(task: Task, prompt: str, prompt_digest: str) -> dict[str, Any]:
+    """Return the `tasks` row of `task` with its prompt."""
+    return {
+        "task_id": task.id, "domain": task.domain, "split": task.split,
+        "difficulty": str(task.difficulty),
+        "params": json.dumps(task.params, sort_keys=True, default=str),
+        "problem": task.problem, "reference_plan": json.dumps(list(task.reference_plan)),
+        "reference_length": task.reference_length, "digest": task.digest,
+        "prompt": prompt, "prompt_digest": prompt_digest,
+    }  # fmt: skip
+
+
+def scored_trace(row: Mapping[str, Any]) -> ScoredTrace:
+    """Return a stored trace (joined with its task's split and prompt) as curation sees it."""
+    return ScoredTrace(
+        run=row["run"],
+        generation=row["generation"],
+        task_id=row["task_id"],
+        sample=row["sample"],
+        split=row["split"],
+        prompt=row["prompt"],
+        completion=row["text"],
+        valid=bool(row["valid"]),
+        plan_length=row["plan_length"],
+        reasoning_tokens=row["reasoning_tokens"],
+        truncated=bool(row["truncated"]),
+        checks=json.loads(row["checks"]),
+    )
+
+
+def summary_line(s: GenerationSummary) -> str:
+    """Return the one-line log summary of a generation."""
+    plan = "-" if s.mean_plan_length is None else f"{s.mean_plan_length:.1f}"
+    tokens = "-" if s.mean_reasoning_tokens is None else f"{s.mean_reasoning_tokens:.0f}"
+    by = "" if s.deployed == s.generation else f" (pool sampled by gen {s.deployed})"
+    return (
+        f"run {s.run} gen {s.generation}{by}: pool {s.pool_solved}/{s.pool_tasks} solved "
+        f"(+{s.newly_solved} new; problems {s.pool_problems_solved}/{s.pool_problems}), "
+        f"held-out {s.heldout_solved}/{s.heldout_tasks} "
+        f"(problems {s.heldout_problems_solved}/{s.heldout_problems}), "
+        f"curated {s.curated_size}, plan length {plan}, reasoning tokens {tokens}"
+    )

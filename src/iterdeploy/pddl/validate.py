@@ -12,18 +12,16 @@ evaluated by `formula.Evaluator` only for the steps that have them, as they are 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from enum import Enum
 
 from iterdeploy.pddl.checks import TaskChecks
 from iterdeploy.pddl.formula import (
-    Env,
     Evaluator,
     NotStratified,
     Objects,
     Test,
     ground_atom,
 )
+from iterdeploy.pddl.ground import Bad, Extra, Ground, Schema
 from iterdeploy.pddl.model import (
     TOTAL_COST,
     Action,
@@ -35,175 +33,11 @@ from iterdeploy.pddl.model import (
 )
 from iterdeploy.pddl.plan import format_step, parse_step, plan_lines
 from iterdeploy.pddl.successors import Successors
+from iterdeploy.pddl.verdict import Reason, Verdict
+
+__all__ = ["Checker", "Reason", "Verdict", "prepare", "validate_plan"]
 
 _CACHE_LIMIT = 20_000  # cached plan lines per checker before the cache is reset
-
-
-class Reason(str, Enum):
-    """Why a plan is invalid (`ok` when it is valid)."""
-
-    OK = "ok"
-    UNPARSABLE = "unparsable"
-    UNKNOWN_ACTION = "unknown-action"
-    WRONG_ARITY = "wrong-arity"
-    UNKNOWN_OBJECT = "unknown-object"
-    TYPE_MISMATCH = "type-mismatch"
-    UNSATISFIED_PRECONDITION = "unsatisfied-precondition"
-    GOAL_NOT_REACHED = "goal-not-reached"
-    EMPTY_PLAN = "empty-plan"
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The result of validating one plan.
-
-    `step` is the 0-based index of the failing step (None when no single step is at fault),
-    `unsatisfied` the failed precondition or goal literals, `length` the number of steps in
-    the plan, `cost` its total cost under `(:metric minimize (total-cost))`, else its length.
-    For an invalid plan `cost` covers the steps applied before the failure.
-    """
-
-    valid: bool
-    reason: Reason
-    step: int | None = None
-    detail: str = ""
-    unsatisfied: tuple[str, ...] = ()
-    length: int = 0
-    cost: float = 0.0
-
-    def to_dict(self) -> dict[str, object]:
-        """Return the verdict as a JSON-ready dict (the reason as its string value)."""
-        out = asdict(self)
-        out["reason"] = self.reason.value
-        out["unsatisfied"] = list(self.unsatisfied)
-        return out
-
-
-class _Extra:
-    """The ADL part of a ground action: its condition and conditional effects, per binding.
-
-    `conditional` holds, for each binding of each conditional effect, (env, test, adds,
-    deletes); `derived` says whether the tests need the state's derived atoms.
-    """
-
-    __slots__ = ("env", "condition", "test", "conditional", "derived")
-
-    def __init__(
-        self,
-        env: Env,
-        condition: Formula | None,
-        test: Test | None,
-        conditional: list[tuple[Env, Test, frozenset[str], frozenset[str]]],
-        derived: bool,
-    ) -> None:
-        self.env = env
-        self.condition = condition
-        self.test = test
-        self.conditional = conditional
-        self.derived = derived
-
-
-class _Ground:
-    """A ground action: precondition and effect atoms as strings, ready for set operations.
-
-    `special` is set when a plain set test is not enough: a static (in)equality failed, the
-    cost is undefined, or the action has an ADL part (`extra`).
-    """
-
-    __slots__ = (
-        "text",
-        "pre_pos",
-        "pre_neg",
-        "static_fail",
-        "add",
-        "delete",
-        "cost",
-        "extra",
-        "special",
-    )
-
-    def __init__(
-        self,
-        text: str,
-        pre_pos: frozenset[str],
-        pre_neg: frozenset[str],
-        static_fail: tuple[str, ...],
-        add: frozenset[str],
-        delete: frozenset[str],
-        cost: float | None,
-        extra: _Extra | None = None,
-    ) -> None:
-        self.text = text  # canonical: "(name arg ...)"
-        self.pre_pos = pre_pos
-        self.pre_neg = pre_neg
-        self.static_fail = static_fail  # failed (in)equalities, known at grounding time
-        self.add = add
-        self.delete = delete
-        self.cost = cost  # None: its cost fluent is undefined in :init
-        self.extra = extra
-        self.special = bool(static_fail) or cost is None or extra is not None
-
-
-class _Bad:
-    """A plan line that names no ground action of the task, and why (cached like `_Ground`)."""
-
-    __slots__ = ("reason", "detail")
-
-    def __init__(self, reason: Reason, detail: str) -> None:
-        self.reason = reason
-        self.detail = detail
-
-
-class _Schema:
-    """An action schema compiled to one format string over its parameter indices.
-
-    `atoms(*args)` gives all ground atoms of a step, newline-separated: the positive
-    preconditions, then the negative ones, the adds and the deletes, split at `bounds`. One
-    format call and one split per step are cheaper than one call per atom; names hold no
-    whitespace, so the separator cannot occur inside an atom.
-    """
-
-    __slots__ = ("action", "types", "fits", "atoms", "bounds", "eq", "cost", "test", "effects")
-
-    def __init__(
-        self,
-        action: Action,
-        objects: dict[str, frozenset[str]],
-        compile_atom: Callable[[Atom], str],
-        evaluator: Evaluator,
-    ) -> None:
-        self.action = action
-        self.test = evaluator.compile(action.condition) if action.condition is not None else None
-        # Quantified and conditional effects: (forall variables, condition test or None, effect).
-        self.effects = [
-            (e.variables, None if e.condition is None else evaluator.compile(e.condition), e)
-            for e in action.effects
-        ]
-        self.types = [param.types for param in action.parameters]
-        # Per parameter, the objects whose types fit it: one set look-up per argument.
-        self.fits = [
-            frozenset(name for name, ancestors in objects.items() if not ancestors.isdisjoint(t))
-            for t in self.types
-        ]
-        pre = [lit for lit in action.precondition if lit.atom.predicate != "="]
-        parts = [
-            [compile_atom(lit.atom) for lit in pre if lit.positive],
-            [compile_atom(lit.atom) for lit in pre if not lit.positive],
-            [compile_atom(atom) for atom in action.add],
-            [compile_atom(atom) for atom in action.delete],
-        ]
-        self.atoms = "\n".join(a for part in parts for a in part).format  # one call per step
-        ends = [len(parts[0])]
-        for part in parts[1:]:
-            ends.append(ends[-1] + len(part))
-        self.bounds = tuple(ends)  # where pos, neg, add and delete end in the split atoms
-        self.eq = [
-            (compile_atom(lit.atom), lit.positive)
-            for lit in action.precondition
-            if lit.atom.predicate == "="
-        ]
-        fluent = action.cost.fluent if action.cost is not None else None
-        self.cost = compile_atom(fluent) if fluent is not None else None
 
 
 def prepare(domain: Domain, problem: Problem) -> Checker:
@@ -265,7 +99,7 @@ class Checker:
         self._goal_static = tuple(
             str(g) for g in goal if _eq(g) and (g.atom.args[0] == g.atom.args[1]) != g.positive
         )
-        self._cache: dict[str, _Ground | _Bad] = {}
+        self._cache: dict[str, Ground | Bad] = {}
         self._parts: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._successors: Successors | None = None  # built on the first applicable() call
         if problem.domain_name != domain.name:
@@ -296,7 +130,7 @@ class Checker:
     def apply(self, state: frozenset[str], action: str) -> frozenset[str]:
         """Return the successor of `state` under `action` (applicability is NOT checked)."""
         ground = self._ground(action)
-        if isinstance(ground, _Bad):
+        if isinstance(ground, Bad):
             raise ValueError(f"cannot apply {action!r}: {ground.detail}")
         if ground.extra is None:
             return (state - ground.delete) | ground.add
@@ -306,7 +140,7 @@ class Checker:
     def is_applicable(self, state: frozenset[str] | set[str], action: str) -> bool:
         """Return whether `action` (a plan line) names a ground action applicable in `state`."""
         ground = self._ground(action)
-        return isinstance(ground, _Ground) and self._holds(ground, state)
+        return isinstance(ground, Ground) and self._holds(ground, state)
 
     def applicable(self, state: frozenset[str] | set[str]) -> list[str]:
         """Return the ground actions applicable in `state`, sorted, as `(name arg ...)` text."""
@@ -317,7 +151,7 @@ class Checker:
         out = []
         for name, args in self._successors.candidates(self._split(atom) for atom in state):
             ground = self._ground(format_step(name, args))
-            if isinstance(ground, _Ground) and self._holds(ground, state):
+            if isinstance(ground, Ground) and self._holds(ground, state):
                 out.append(ground.text)
         out.sort()
         return out
@@ -337,7 +171,7 @@ class Checker:
             ground = self._cache.get(line)
             if ground is None:
                 ground = self._remember(line)
-            if ground.__class__ is _Bad:
+            if ground.__class__ is Bad:
                 return Verdict(
                     False, ground.reason, index, f"step {index}: {ground.detail}", (), length, cost
                 )
@@ -377,7 +211,7 @@ class Checker:
 
     def _inapplicable(
         self,
-        ground: _Ground,
+        ground: Ground,
         state: set[str],
         index: int,
         length: int,
@@ -416,7 +250,7 @@ class Checker:
 
     def _holds(
         self,
-        ground: _Ground,
+        ground: Ground,
         state: frozenset[str] | set[str],
         view: frozenset[str] | set[str] | None = None,
     ) -> bool:
@@ -435,12 +269,12 @@ class Checker:
             return True
         return extra.test(self._view(ground, state) if view is None else view, extra.env)
 
-    def _view(self, ground: _Ground, state: frozenset[str] | set[str]) -> frozenset[str] | set[str]:
+    def _view(self, ground: Ground, state: frozenset[str] | set[str]) -> frozenset[str] | set[str]:
         """Return the state the step's ADL tests read: with derived atoms if they need them."""
         return self._formulas.closure(state) if ground.extra.derived else state
 
     def _effects(
-        self, ground: _Ground, view: frozenset[str] | set[str]
+        self, ground: Ground, view: frozenset[str] | set[str]
     ) -> tuple[frozenset[str], frozenset[str]]:
         """Return (deletes, adds) of an ADL step in the state `view`, conditions read before."""
         delete, add = set(ground.delete), set(ground.add)
@@ -452,25 +286,25 @@ class Checker:
 
     # ---- grounding ---------------------------------------------------------------------------
 
-    def _ground(self, line: str) -> _Ground | _Bad:
+    def _ground(self, line: str) -> Ground | Bad:
         """Return the ground action written on `line` (cached), or why it names none."""
         cached = self._cache.get(line)
         return cached if cached is not None else self._remember(line)
 
-    def _remember(self, line: str) -> _Ground | _Bad:
+    def _remember(self, line: str) -> Ground | Bad:
         """Resolve a line not in the cache, and cache the result."""
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         result = self._resolve(line)
-        if not (isinstance(result, _Bad) and result.reason is Reason.UNPARSABLE):
+        if not (isinstance(result, Bad) and result.reason is Reason.UNPARSABLE):
             self._cache[line] = result  # free-text garbage is unique: caching it only costs
         return result
 
-    def _resolve(self, line: str) -> _Ground | _Bad:
+    def _resolve(self, line: str) -> Ground | Bad:
         parsed = parse_step(line)
         if parsed is None:
             shown = line if len(line) <= 80 else line[:77] + "..."
-            return _Bad(Reason.UNPARSABLE, f"{shown!r} is not a step of the form (action arg ...)")
+            return Bad(Reason.UNPARSABLE, f"{shown!r} is not a step of the form (action arg ...)")
         name, args = parsed
         text = "(" + " ".join((name, *args)) + ")"  # parse_step lower-cased it already
         schema = self._schemas.get(name)
@@ -479,11 +313,11 @@ class Checker:
 
             hint = difflib.get_close_matches(name, list(self._schemas), n=1)
             known = f"did you mean {hint[0]!r}?" if hint else "known: " + ", ".join(self._schemas)
-            return _Bad(Reason.UNKNOWN_ACTION, f"{text}: unknown action {name!r}; {known}")
+            return Bad(Reason.UNKNOWN_ACTION, f"{text}: unknown action {name!r}; {known}")
         params = schema.action.parameters
         if len(args) != len(params):
             signature = format_step(name, [p.name for p in params])
-            return _Bad(
+            return Bad(
                 Reason.WRONG_ARITY,
                 f"{text}: {name} takes {len(params)} arguments {signature}, got {len(args)}",
             )
@@ -494,20 +328,20 @@ class Checker:
         ):
             ancestors = self._objects.get(arg)
             if ancestors is None:
-                return _Bad(
+                return Bad(
                     Reason.UNKNOWN_OBJECT,
                     f"{text}: argument {position + 1} {arg!r} "
                     "is not an object of the problem or a constant of the domain",
                 )
             if ancestors.isdisjoint(allowed):
-                return _Bad(
+                return Bad(
                     Reason.TYPE_MISMATCH,
                     f"{text}: argument {position + 1} {arg!r} is "
                     f"not of type {' or '.join(allowed)} required by {param.name}",
                 )
         return self._instantiate(schema, text, args)
 
-    def _instantiate(self, schema: _Schema, text: str, args: tuple[str, ...]) -> _Ground:
+    def _instantiate(self, schema: Schema, text: str, args: tuple[str, ...]) -> Ground:
         static_fail = self._static_failures(schema, args) if schema.eq else ()
         cost: float | None = 1.0  # unit cost unless the problem minimises total-cost
         if self._uses_cost:
@@ -523,7 +357,7 @@ class Checker:
         extra = None
         if schema.test is not None or schema.effects:
             extra, adds, deletes = self._extra(schema, args, adds, deletes)
-        return _Ground(
+        return Ground(
             text,
             frozenset(atoms[:pos]),
             frozenset(atoms[pos:neg]),
@@ -535,8 +369,8 @@ class Checker:
         )
 
     def _extra(
-        self, schema: _Schema, args: tuple[str, ...], adds: frozenset[str], deletes: frozenset[str]
-    ) -> tuple[_Extra | None, frozenset[str], frozenset[str]]:
+        self, schema: Schema, args: tuple[str, ...], adds: frozenset[str], deletes: frozenset[str]
+    ) -> tuple[Extra | None, frozenset[str], frozenset[str]]:
         """Ground the ADL part of a step: quantified effects without a condition join the
         plain adds and deletes; conditional ones are kept per binding, tested at each step."""
         action = schema.action
@@ -556,10 +390,10 @@ class Checker:
         derived = self._formulas.uses_derived(action.condition) or any(
             self._formulas.uses_derived(effect.condition) for effect in action.effects
         )
-        extra = _Extra(env, action.condition, schema.test, conditional, derived)
+        extra = Extra(env, action.condition, schema.test, conditional, derived)
         return extra, frozenset(add), frozenset(delete)
 
-    def _static_failures(self, schema: _Schema, args: tuple[str, ...]) -> tuple[str, ...]:
+    def _static_failures(self, schema: Schema, args: tuple[str, ...]) -> tuple[str, ...]:
         """Return the (in)equality preconditions of the step that fail, as literals."""
         out = []
         for fmt, positive in schema.eq:
@@ -577,7 +411,7 @@ class Checker:
 
     # ---- preparation -------------------------------------------------------------------------
 
-    def _compile(self, action: Action) -> _Schema:
+    def _compile(self, action: Action) -> Schema:
         self._checks.action(action)
         names = {p.name: i for i, p in enumerate(action.parameters)}
 
@@ -599,7 +433,7 @@ class Checker:
                     )
             return "(" + " ".join(parts) + ")"
 
-        return _Schema(action, self._objects, compile_atom, self._formulas)
+        return Schema(action, self._objects, compile_atom, self._formulas)
 
 
 def _eq(literal: Literal) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from iterdeploy.errors import ConfigError
+from iterdeploy.errors import require
 
 TRACKER_NAMES = ("tensorboard", "mlflow", "wandb")
 WANDB_MODES = ("offline", "online")
@@ -26,16 +26,11 @@ class TrackingConfig:
 
     def __post_init__(self) -> None:
         for name in self.backends:
-            if name not in TRACKER_NAMES:
-                raise ConfigError(
-                    f"tracking.backends: unknown tracker {name!r}; allowed: "
-                    f"{', '.join(TRACKER_NAMES)}"
-                )
-        if len(set(self.backends)) != len(self.backends):
-            raise ConfigError(f"tracking.backends = {list(self.backends)!r}: list each once")
-        if self.wandb_mode not in WANDB_MODES:
-            raise ConfigError(
-                f"tracking.wandb_mode = {self.wandb_mode!r}: use one of {', '.join(WANDB_MODES)}"
-            )
-        if not self.project.strip():
-            raise ConfigError("tracking.project is empty: name the experiment, e.g. 'iterdeploy'")
+            require(name in TRACKER_NAMES, "tracking.backends", name,
+                    f"a known tracker: {', '.join(TRACKER_NAMES)}")  # fmt: skip
+        require(len(set(self.backends)) == len(self.backends), "tracking.backends",
+                list(self.backends), "each tracker listed once")  # fmt: skip
+        require(self.wandb_mode in WANDB_MODES, "tracking.wandb_mode", self.wandb_mode,
+                f"one of {', '.join(WANDB_MODES)}")  # fmt: skip
+        require(bool(self.project.strip()), "tracking.project", self.project,
+                "a name for the experiment, e.g. 'iterdeploy'")  # fmt: skip

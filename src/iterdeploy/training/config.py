@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from iterdeploy.errors import ConfigError
+from iterdeploy.errors import require
 
 METHODS = ("lora", "full")
 STRATEGIES = ("ddp", "zero2")
@@ -36,28 +36,19 @@ class LaunchConfig:
                 if self.strategy == "zero3"
                 else ""
             )
-            raise ConfigError(
-                f"training.launch.strategy = {self.strategy!r} is not supported: use one of "
-                f"{', '.join(STRATEGIES)}.{hint}"
-            )
-        if self.mixed_precision not in PRECISIONS:
-            raise ConfigError(
-                f"training.launch.mixed_precision = {self.mixed_precision!r}: use one of "
-                f"{', '.join(PRECISIONS)}"
-            )
-        if self.processes < 1 or self.machines < 1 or self.processes % self.machines:
-            raise ConfigError(
-                f"training.launch: processes={self.processes}, machines={self.machines}: "
-                "use processes >= 1 that is a multiple of machines (the same on each machine)"
-            )
-        if not 0 <= self.machine_rank < self.machines:
-            raise ConfigError(
-                f"training.launch.machine_rank = {self.machine_rank}: use 0..{self.machines - 1}"
-            )
-        if self.cpu and self.strategy != "ddp":
-            raise ConfigError(
-                "training.launch.cpu = true needs strategy 'ddp' (DeepSpeed needs GPUs)"
-            )
+            require(False, "training.launch.strategy", self.strategy,
+                    f"one of {', '.join(STRATEGIES)}.{hint}")  # fmt: skip
+        require(self.mixed_precision in PRECISIONS, "training.launch.mixed_precision",
+                self.mixed_precision, f"one of {', '.join(PRECISIONS)}")  # fmt: skip
+        require(self.machines >= 1, "training.launch.machines", self.machines, "an integer >= 1")
+        require(self.processes >= 1 and self.processes % self.machines == 0,
+                "training.launch.processes", self.processes,
+                f"an integer >= 1, a multiple of machines = {self.machines} (the same number on "
+                "each machine)")  # fmt: skip
+        require(0 <= self.machine_rank < self.machines, "training.launch.machine_rank",
+                self.machine_rank, f"0..{self.machines - 1}")  # fmt: skip
+        require(not self.cpu or self.strategy == "ddp", "training.launch.cpu", self.cpu,
+                "false unless strategy = 'ddp' (DeepSpeed needs GPUs)")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +78,13 @@ class TrainConfig:
     launch: LaunchConfig | None = None  # [training.launch]: accelerate over N processes; None: here
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(
-                f"training.method = {self.method!r} is unknown: use one of {', '.join(METHODS)}"
-            )
-        if self.launch is not None and self.launch.machines != 1:
-            raise ConfigError(
-                f"training.launch.machines = {self.launch.machines}: the loop trains on the "
-                "machine that runs it, so use 1 (processes = that machine's GPUs); for several "
-                "machines call training.distributed.train_distributed on each (docs/scale.md)"
-            )
+        require(self.method in METHODS, "training.method", self.method,
+                f"one of {', '.join(METHODS)}")  # fmt: skip
+        require(self.launch is None or self.launch.machines == 1, "training.launch.machines",
+                None if self.launch is None else self.launch.machines,
+                "1: the loop trains on the machine that runs it (processes = that machine's "
+                "GPUs); for several machines call training.distributed.train_distributed on "
+                "each (docs/scale.md)")  # fmt: skip
         checks = {
             "lora_r": self.lora_r >= 1,
             "lora_alpha": self.lora_alpha > 0,
@@ -113,11 +101,8 @@ class TrainConfig:
             "logging_steps": self.logging_steps >= 1,
         }
         for key, ok in checks.items():
-            if not ok:
-                raise ConfigError(
-                    f"training.{key} = {getattr(self, key)!r} is out of range; the default is "
-                    f"{DEFAULTS[key]!r}"
-                )
+            require(ok, f"training.{key}", getattr(self, key),
+                    f"a value in range; the default is {DEFAULTS[key]!r}")  # fmt: skip
 
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}

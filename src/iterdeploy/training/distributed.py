@@ -1,7 +1,7 @@
 """Fine-tuning on several GPUs (or machines) with accelerate: DDP or DeepSpeed ZeRO-2.
 
 `train_distributed` writes the job (base, examples, `TrainConfig`) to a folder, starts
-`accelerate launch -m iterdeploy.training.distributed JOB` with a generated accelerate config,
+`accelerate launch -m iterdeploy.training.worker JOB` with a generated accelerate config,
 and every process runs the ordinary in-process `training.train` on its share of the batches.
 `training.train` itself comes here when the config has a `[training.launch]` table, so the
 loop's train stage needs no other code path. Each rank saves into its own folder; rank 0's
@@ -22,7 +22,6 @@ import ctypes
 import functools
 import json
 import logging
-import os
 import shutil
 import signal
 import subprocess
@@ -35,6 +34,7 @@ from typing import Any
 
 from iterdeploy.errors import ConfigError, TrainingError
 from iterdeploy.training.config import LaunchConfig, TrainConfig
+from iterdeploy.training.result import TrainResult, replace_dir
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def accelerate_config(launch: LaunchConfig, grad_accumulation: int = 1) -> dict[
 
 def launch_command(launch: LaunchConfig, config_file: Path, job: Path) -> list[str]:
     """Return the command that runs the worker of `job` on this machine's processes."""
-    worker = ["-m", "iterdeploy.training.distributed", str(job)]
+    worker = ["-m", "iterdeploy.training.worker", str(job)]
     if launch.cpu:
         per_machine = launch.processes // launch.machines
         return [
@@ -88,7 +88,7 @@ def train_distributed(
     config: TrainConfig,
     out_dir: str | Path,
     launch: LaunchConfig,
-) -> Any:
+) -> TrainResult:
     """Return the `TrainResult` of fine-tuning `base` on `examples` over `launch`'s processes.
 
     `out_dir` is replaced only when every process finished and the saved weights pass the
@@ -122,13 +122,11 @@ def train_distributed(
     return collect(job, out, launch, start)
 
 
-def collect(job: Path, out: Path, launch: LaunchConfig, start: float) -> Any:
+def collect(job: Path, out: Path, launch: LaunchConfig, start: float) -> TrainResult | None:
     """Check the ranks' saved weights and move rank 0's into `out`; return its TrainResult.
 
     `start` is the `time.perf_counter()` of the launch, for the result's `wall_seconds`.
     """
-    from iterdeploy.training.sft import TrainResult, replace_dir
-
     if launch.machine_rank != 0:  # rank 0 lives on machine 0, which collects
         return None
     ranks = sorted(job.glob("rank*/result.json"))
@@ -243,24 +241,3 @@ def tail(path: Path, lines: int = 20) -> str:
     ranks = [line for line in text if line.startswith("[rank")]
     shown = "\n".join((ranks or text)[-lines:])
     return f" Last lines of {path}:\n{shown}" if text else ""
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Worker entry (one per process): train rank r of the job into JOB/rank<r>."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    from iterdeploy.training.sft import train
-
-    job = Path((argv if argv is not None else sys.argv[1:])[0])
-    spec = json.loads((job / "job.json").read_text())
-    examples = [json.loads(line) for line in (job / "examples.jsonl").read_text().splitlines()]
-    rank = int(os.environ.get("RANK", "0"))
-    folder = job / f"rank{rank}"
-    result = train(spec["base"], examples, TrainConfig(**spec["config"]), folder / "model")
-    record = asdict(result)
-    record["path"] = str(record["path"])
-    (folder / "result.json").write_text(json.dumps(record) + "\n")
-
-
-if __name__ == "__main__":
-    main()

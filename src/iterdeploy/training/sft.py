@@ -23,7 +23,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import datasets
@@ -34,26 +34,13 @@ from transformers import PrinterCallback, TrainerCallback, set_seed
 from trl import SFTConfig, SFTTrainer
 
 from iterdeploy.errors import ConfigError, TrainingError
-from iterdeploy.generation.hf import is_peft_adapter, load_causal_lm, load_tokenizer, pick_dtype
+from iterdeploy.hfmodels import is_peft_adapter, load_causal_lm, load_tokenizer, pick_dtype
 from iterdeploy.prompting.build import render_chat
 from iterdeploy.training.config import TrainConfig
+from iterdeploy.training.distributed import train_distributed
+from iterdeploy.training.result import Curve, TrainResult, replace_dir
 
 log = logging.getLogger(__name__)
-
-Curve = tuple[tuple[int, float], ...]  # (optimizer step, loss) points
-
-
-@dataclass(frozen=True, slots=True)
-class TrainResult:
-    """What one fine-tuning run produced; `path` is what a backend's `adapter=` accepts."""
-
-    path: Path  # the adapter directory (lora) or full checkpoint directory (full)
-    digest: str  # sha256 of the saved safetensors files: the identity of the weights
-    kind: str  # "lora" or "full"
-    losses: Curve  # training loss every `logging_steps` optimizer steps
-    eval_losses: Curve  # validation loss after each epoch (empty without a validation split)
-    wall_seconds: float
-    tokens: int  # tokens the model was trained on, prompts included, over all epochs
 
 
 def train(
@@ -77,8 +64,6 @@ def train(
     rows = check_examples(examples)
     check_base(base)
     if config.launch is not None:
-        from iterdeploy.training.distributed import train_distributed
-
         return train_distributed(base, rows, config, out_dir, config.launch)
     out = Path(out_dir)
     partial = out.with_name(out.name + ".partial")
@@ -314,13 +299,3 @@ def write_record(
         "config": asdict(config),
     }
     path.write_text(json.dumps(record, indent=1) + "\n")
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """Move `new` to `target`, replacing a previous `target` only once `new` is complete."""
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,189 @@
+"""The store's read queries for analysis: tables as records, lineage, export and listings.
+
+Named columns only; each function takes an open `Store`. The loop's own reads are `Store`
+methods (`core.py`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from iterdeploy.loop.store.core import Store
+
+TRACE_COLUMNS = (
+    "run, generation, task_id, sample, seed, prompt_digest, text, reasoning_tokens,"
+    " output_tokens, truncated, plan, plan_length, extraction, valid, reason, step, detail,"
+    " unsatisfied, checks, gen_seconds, val_seconds"
+)
+
+
+def all_tasks(store: Store) -> list[sqlite3.Row]:
+    """Return every task as analysis sees it (no prompt, no reference plan)."""
+    return store.query(
+        "SELECT task_id, domain, split, difficulty, reference_length, problem FROM tasks"
+    )
+
+
+def all_trace_verdicts(store: Store) -> list[sqlite3.Row]:
+    """Return every trace without its text: verdict, plan and token counts, in key order."""
+    return store.query(
+        "SELECT run, generation, task_id, sample, valid, reason, plan, reasoning_tokens,"
+        " truncated, checks FROM traces ORDER BY run, generation, task_id, sample"
+    )
+
+
+def all_models(store: Store) -> list[sqlite3.Row]:
+    """Return every model's kind and training curves, by run then generation."""
+    return store.query(
+        "SELECT run, generation, kind, losses, eval_losses FROM models ORDER BY run, generation"
+    )
+
+
+def all_evaluated(store: Store) -> list[sqlite3.Row]:
+    """Return (run, generation) of every evaluated generation, in order."""
+    return store.query(
+        "SELECT run, generation FROM stages WHERE stage = 'evaluate' ORDER BY run, generation"
+    )
+
+
+def all_datasets(store: Store) -> list[sqlite3.Row]:
+    """Return every curated set, by run then generation."""
+    return store.query(
+        "SELECT run, generation, policy, params, require, digest, size, path FROM datasets"
+        " ORDER BY run, generation"
+    )
+
+
+def all_dataset_sources(store: Store) -> list[sqlite3.Row]:
+    """Return each curated example's source trace, by set then position."""
+    return store.query(
+        "SELECT run, generation, task_id, source_generation, sample FROM dataset_examples"
+        " ORDER BY run, generation, position"
+    )
+
+
+def trace(store: Store, run: int, generation: int, task_id: str, sample: int) -> Any:
+    """Return the stored trace (every column), or None."""
+    rows = store.query(
+        f"SELECT {TRACE_COLUMNS} FROM traces"
+        " WHERE run = ? AND generation = ? AND task_id = ? AND sample = ?",
+        (run, generation, task_id, sample),
+    )
+    return rows[0] if rows else None
+
+
+def task(store: Store, task_id: str) -> Any:
+    """Return the stored task (every column), or None."""
+    rows = store.query(
+        "SELECT task_id, domain, split, difficulty, params, problem, reference_plan,"
+        " reference_length, digest, prompt, prompt_digest FROM tasks WHERE task_id = ?",
+        (task_id,),
+    )
+    return rows[0] if rows else None
+
+
+def generation(store: Store, run: int, generation: int) -> Any:
+    """Return how (run, generation) was deployed and validated, or None."""
+    rows = store.query(
+        "SELECT run, generation, sampling, heldout_samples, validator, validator_version,"
+        " started_at FROM generations WHERE run = ? AND generation = ?",
+        (run, generation),
+    )
+    return rows[0] if rows else None
+
+
+def first_validator(store: Store, run: int) -> Any:
+    """Return the validator name and version of the first deployed generation of `run`."""
+    rows = store.query(
+        "SELECT validator, validator_version FROM generations WHERE run = ?"
+        " ORDER BY generation LIMIT 1",
+        (run,),
+    )
+    return rows[0] if rows else None
+
+
+def dataset_summary(store: Store, run: int, generation: int) -> Any:
+    """Return policy, params, digest, size and path of a curated set, or None."""
+    rows = store.query(
+        "SELECT policy, params, digest, size, path FROM datasets WHERE run = ? AND generation = ?",
+        (run, generation),
+    )
+    return rows[0] if rows else None
+
+
+def model_summary(store: Store, run: int, generation: int) -> Any:
+    """Return base, kind and adapter digest of a model, or None."""
+    rows = store.query(
+        "SELECT base, kind, adapter_digest FROM models WHERE run = ? AND generation = ?",
+        (run, generation),
+    )
+    return rows[0] if rows else None
+
+
+def entered_sets(
+    store: Store, run: int, task_id: str, generation: int, sample: int
+) -> list[sqlite3.Row]:
+    """Return the curated sets a trace entered: generation, position, set digest and policy."""
+    return store.query(
+        "SELECT e.generation, e.position, d.digest, d.policy FROM dataset_examples e "
+        "JOIN datasets d USING (run, generation) WHERE e.run = ? AND e.task_id = ? AND "
+        "e.source_generation = ? AND e.sample = ? ORDER BY e.generation",
+        (run, task_id, generation, sample),
+    )
+
+
+def dataset_examples(store: Store, run: int, generation: int) -> list[sqlite3.Row]:
+    """Return the examples of a curated set with their task and source trace's numbers."""
+    return store.query(
+        "SELECT e.position, e.task_id, e.source_generation, e.sample, t.domain, t.prompt, "
+        "tr.plan_length, tr.reasoning_tokens FROM dataset_examples e "
+        "JOIN tasks t USING (task_id) JOIN traces tr ON tr.run = e.run AND "
+        "tr.generation = e.source_generation AND tr.task_id = e.task_id AND "
+        "tr.sample = e.sample WHERE e.run = ? AND e.generation = ? ORDER BY e.position",
+        (run, generation),
+    )
+
+
+def dataset_keys(store: Store) -> list[sqlite3.Row]:
+    """Return (run, generation) of every curated set."""
+    return store.query("SELECT run, generation FROM datasets ORDER BY run, generation")
+
+
+def has_stage(store: Store) -> bool:
+    """Return whether any stage has finished (a run that failed before it holds none)."""
+    return bool(store.query("SELECT 1 FROM stages LIMIT 1"))
+
+
+def list_traces(
+    store: Store,
+    *,
+    run: int | None = None,
+    generation: int | None = None,
+    split: str | None = None,
+    task: str | None = None,
+    valid: bool | None = None,
+) -> list[sqlite3.Row]:
+    """Return the traces matching every filter given (`task`: a glob), with their split and
+    the generations of the curated sets each entered (`curated_in`, comma-separated)."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (("tr.run", run), ("tr.generation", generation), ("t.split", split)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if task is not None:
+        where.append("tr.task_id GLOB ?")
+        params.append(task)
+    if valid is not None:
+        where.append("tr.valid = ?")
+        params.append(int(valid))
+    sql = (
+        "SELECT tr.run, tr.generation, tr.task_id, tr.sample, t.split, tr.valid, tr.reason, "
+        "tr.plan_length, (SELECT group_concat(e.generation) FROM dataset_examples e WHERE "
+        "e.run = tr.run AND e.task_id = tr.task_id AND e.source_generation = tr.generation AND "
+        "e.sample = tr.sample) AS curated_in FROM traces tr JOIN tasks t USING (task_id)"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY tr.run, tr.generation, tr.task_id, tr.sample"
+    )
+    return store.query(sql, tuple(params))
