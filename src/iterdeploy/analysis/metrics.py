@@ -338,10 +338,8 @@ def paper_table(groups: Sequence[Group]) -> Table:
                         for t in data.traces_of(run, gen, "pool")
                         if t.valid and data.tasks[t.task_id].domain == domain
                     ]
-                    best: dict[str, int] = {}
-                    for t in traces:
-                        best[t.task_id] = min(best.get(t.task_id, len(t.plan)), len(t.plan))
-                    lengths += best.values()
+                    best = shortest_valid(data, run, gen, "pool")
+                    lengths += [n for t, n in best.items() if data.tasks[t].domain == domain]
                     tokens += [t.reasoning_tokens for t in traces]
                 rows.append((*cells, _mean(lengths), _mean(tokens)))
     split_columns = ("tasks", "mean", "min", "max", "unanimous@k", "problems")
