@@ -29,8 +29,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from iterdeploy.analysis.audit import audit_run  # noqa: E402
 from iterdeploy.analysis.lineage import trace_lineage  # noqa: E402
 from iterdeploy.analysis.report import write_report  # noqa: E402
-from iterdeploy.curation.policies import ScoredTrace, curate, resolve_policy  # noqa: E402
-from iterdeploy.loop.store import Store, mark_done, now  # noqa: E402
+from iterdeploy.curation.policies import curate, resolve_policy  # noqa: E402
+from iterdeploy.loop.store import Store, add_traces, mark_done, now  # noqa: E402
+from iterdeploy.records import StoredTrace  # noqa: E402
 
 DOMAINS = ("blocksworld", "rovers", "sokoban")
 ACTIONS = ("(pick-up a)", "(stack a b)", "(unstack b a)", "(put-down a)")
@@ -53,7 +54,7 @@ def build(folder: Path, tasks_per_domain: int, runs: int = 3, generations: int =
         )
         for run in range(runs):
             db.execute("INSERT INTO runs VALUES (?, ?, ?, NULL)", (run, run, now()))
-            scored: list[ScoredTrace] = []
+            scored: list[StoredTrace] = []
             for gen in range(generations + 1):
                 _generation(db, folder, rng, tasks, run, gen, scored, generations)
     return folder
@@ -68,41 +69,21 @@ def _generation(db, folder, rng, tasks, run, gen, scored, generations) -> None:
         db.execute(
             "INSERT INTO models VALUES (?,0,'base','base',NULL,NULL,NULL,'{}','[]','[]',0)", (run,)
         )
-    rows = []
+    traces = []
     for task_id, _, split, level, ref in tasks:
         valid = rng.random() < 0.05 + 0.03 * gen - 0.008 * level
         n = ref + rng.choice((0, 0, 1, 2, ref)) if valid else rng.randint(1, 2 * ref)
-        plan = json.dumps([rng.choice(ACTIONS) for _ in range(n)])
         tokens = rng.randint(500, 8000)
-        rows.append(
-            (
-                run,
-                gen,
-                task_id,
-                0,
-                0,
-                task_id,
-                "",
-                tokens,
-                tokens + n,
-                0,
-                plan,
-                n,
-                "r",
-                int(valid),
-                "ok" if valid else "goal-not-reached",
-                None,
-                "",
-                "[]",
-                "{}",
-                0.0,
-                0.0,
+        traces.append(
+            StoredTrace(
+                run, gen, task_id, 0, split, valid,
+                plan=tuple(rng.choice(ACTIONS) for _ in range(n)), reasoning_tokens=tokens,
+                reason="ok" if valid else "goal-not-reached", prompt=task_id,
+                prompt_digest=task_id, output_tokens=tokens + n, extraction="r",
             )
-        )
-        scored.append(
-            ScoredTrace(run, gen, task_id, 0, split, task_id, "", valid, n, tokens, False, {})
-        )
-    db.executemany(f"INSERT INTO traces VALUES ({','.join('?' * 21)})", rows)
+        )  # fmt: skip
+    add_traces(db, traces)
+    scored.extend(traces)
     mark_done(db, run, gen, "deploy")
     mark_done(db, run, gen, "evaluate")
     db.execute(

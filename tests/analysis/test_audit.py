@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 
 from iterdeploy.analysis import audit
-from iterdeploy.analysis.data import DatasetRecord, RunData, TaskRecord, TraceRecord
+from iterdeploy.analysis.data import DatasetRecord, RunData, TaskRecord
 from iterdeploy.analysis.metrics import Group, group_runs
 from iterdeploy.analysis.walks import plan_walks, walk_plan
+from iterdeploy.records import StoredTrace
 
 
 @pytest.fixture(scope="module")
@@ -81,17 +82,17 @@ def test_blind_spots_on_fake_oracle_plans_are_empty(paper_audit):
 
 def _trace(gen, task, sample, valid, length, tokens=10):
     steps = tuple(f"(move s{i})" for i in range(length))
-    return TraceRecord(
+    return StoredTrace(
         0,
         gen,
         task,
         sample,
+        "pool",
         valid,
-        "ok" if valid else "x",
         steps,
-        tokens,
-        False,
-        (("short", length <= 4),),
+        reasoning_tokens=tokens,
+        reason="ok" if valid else "x",
+        checks={"short": length <= 4},
     )
 
 
@@ -212,7 +213,7 @@ PLANS = {
 def _blocks_data(plans):
     task = TaskRecord("t", "blocksworld", "pool", "0", len(REFERENCE), PROBLEM)
     traces = [
-        TraceRecord(0, 0, "t", i, plan[-1] == "(stack b1 b2)", "ok", plan, 5, False, ())
+        StoredTrace(0, 0, "t", i, "pool", plan[-1] == "(stack b1 b2)", plan, 5, reason="ok")
         for i, plan in enumerate(plans)
     ]
     data = RunData(Path("mem"), "mem", "paper", {"t": task}, tuple(traces), (), {0: (0,)}, {}, {})

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from iterdeploy.analysis.data import format_trace_id
 from iterdeploy.analysis.lineage import format_lineage, trace_lineage
 from iterdeploy.errors import ConfigError
+from iterdeploy.records import format_trace_id
 
 
 def test_lineage_covers_every_curated_trace(run_folders, sql):

@@ -7,9 +7,10 @@ from statistics import fmean
 import pytest
 
 from iterdeploy.analysis import metrics
-from iterdeploy.analysis.data import RunData, TaskRecord, load_run, parse_trace_id
+from iterdeploy.analysis.data import RunData, TaskRecord, load_run
 from iterdeploy.domains.pool import content_key
 from iterdeploy.errors import ConfigError, StoreError
+from iterdeploy.records import parse_trace_id
 
 
 def _solved_sql(sql, folder, run, gen, split):

@@ -11,7 +11,6 @@ from iterdeploy.curation import POLICIES
 from iterdeploy.curation import policies as policies_module
 from iterdeploy.curation.policies import (
     Example,
-    ScoredTrace,
     curate,
     keep_k,
     no_curation,
@@ -21,6 +20,7 @@ from iterdeploy.curation.policies import (
     window,
 )
 from iterdeploy.errors import ConfigError
+from iterdeploy.records import StoredTrace
 
 
 def trace(
@@ -36,16 +36,16 @@ def trace(
     checks=None,
     run=0,
 ):
-    return ScoredTrace(
+    return StoredTrace(
         run=run,
         generation=generation,
         task_id=task,
         sample=sample,
         split=split,
         prompt=f"prompt {task}",
-        completion=f"{task}/g{generation}/s{sample}",
+        text=f"{task}/g{generation}/s{sample}",
         valid=valid,
-        plan_length=length if valid else 0,
+        plan=tuple(f"(step{i})" for i in range(length if valid else 0)),
         reasoning_tokens=tokens,
         truncated=truncated,
         checks=checks or {},
@@ -105,9 +105,7 @@ def test_curate_never_uses_heldout_traces_even_for_user_policies():
 
     def spy(eligible, rng):
         seen.extend(s.task_id for s in eligible)
-        return [
-            Example(s.prompt, s.completion, s.task_id, s.generation, s.sample) for s in eligible
-        ]
+        return [Example(s.prompt, s.text, s.task_id, s.generation, s.sample) for s in eligible]
 
     assert picked(curate(spy, scored, random.Random(0))) == [("a", 0, 0)]
     assert seen == ["a"]
@@ -166,9 +164,7 @@ def test_resolve_policy_by_name_and_by_import_path(monkeypatch):
 
     def first_valid(scored, rng, *, limit=1):
         return [
-            Example(s.prompt, s.completion, s.task_id, s.generation, s.sample)
-            for s in scored
-            if s.valid
+            Example(s.prompt, s.text, s.task_id, s.generation, s.sample) for s in scored if s.valid
         ][:limit]
 
     module.first_valid = first_valid

@@ -18,7 +18,8 @@ from iterdeploy.cli import main
 from iterdeploy.config import load_config
 from iterdeploy.domains.pool import content_key
 from iterdeploy.loop.orchestrator import read_summaries, start_run, summary_line
-from iterdeploy.loop.stages import TraceRow, format_table, summarize_generation
+from iterdeploy.loop.stages import format_table, summarize_generation
+from iterdeploy.records import StoredTrace
 
 
 @pytest.fixture(scope="module")
@@ -128,11 +129,11 @@ def test_a_problem_is_solved_when_any_copy_is():
     tasks = {"a1": "pool", "a2": "pool", "b": "pool", "h1": "heldout", "h2": "heldout"}
     problems = {"a1": "A", "a2": "A", "b": "B", "h1": "H", "h2": "H"}
     rows = [
-        TraceRow("a1", "pool", False, 0, 5),
-        TraceRow("a2", "pool", True, 3, 5),
-        TraceRow("b", "pool", False, 0, 5),
-        TraceRow("h1", "heldout", True, 2, 5),
-        TraceRow("h2", "heldout", True, 2, 5),
+        StoredTrace(0, 0, "a1", 0, "pool", False, reasoning_tokens=5),
+        StoredTrace(0, 0, "a2", 0, "pool", True, ("(a)", "(b)", "(c)"), reasoning_tokens=5),
+        StoredTrace(0, 0, "b", 0, "pool", False, reasoning_tokens=5),
+        StoredTrace(0, 0, "h1", 0, "heldout", True, ("(a)", "(b)"), reasoning_tokens=5),
+        StoredTrace(0, 0, "h2", 0, "heldout", True, ("(a)", "(b)"), reasoning_tokens=5),
     ]
     s = summarize_generation(0, 0, rows, tasks, set(), 0, 0, problems)
     assert (s.pool_tasks, s.pool_solved, s.pool_problems, s.pool_problems_solved) == (3, 1, 2, 1)

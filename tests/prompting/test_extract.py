@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from iterdeploy.pddl.parser import load_domain, load_problem
 from iterdeploy.pddl.validate import Checker, Reason, prepare
-from iterdeploy.prompting.extract import check_output, extract_plan, split_reasoning
+from iterdeploy.prompting.extract import check_answer, extract_plan, split_reasoning
 
 SOLUTION = ("(unstack b3 b2)", "(putdown b3)", "(unstack b2 b1)", "(putdown b2)")
 
@@ -75,20 +75,24 @@ def test_extract_plan_reports_none_when_nothing_plan_like() -> None:
 def test_garbage_between_steps_is_kept_and_rejected(checker: Checker) -> None:
     text = "</think>\n(unstack b3 b2)\n(putdown b3)\nnow the next block:\n"
     text += "(unstack b2 b1)\n(putdown b2)"
-    extraction, verdict = check_output(checker, text)
+    extraction, verdict = check_answer(checker, split_reasoning(text).answer)
     assert extraction.steps[2] == "now the next block:"
     assert (verdict.valid, verdict.reason, verdict.step) == (False, Reason.UNPARSABLE, 2)
 
 
-def test_check_output_validates_the_answer_not_the_reasoning(checker: Checker) -> None:
+def test_check_answer_validates_the_answer_not_the_reasoning(checker: Checker) -> None:
     reasoning = "Maybe (unstack b2 b1)?\n(unstack b2 b1)\n"
-    extraction, verdict = check_output(checker, reasoning + "</think>\n" + "\n".join(SOLUTION))
+    extraction, verdict = check_answer(
+        checker, split_reasoning(reasoning + "</think>\n" + "\n".join(SOLUTION)).answer
+    )
     assert extraction.steps == SOLUTION
     assert verdict.valid and verdict.length == 4
 
 
-def test_check_output_on_empty_answer_is_unparsable(checker: Checker) -> None:
-    extraction, verdict = check_output(checker, "<think>still thinking, then cut off")
+def test_check_answer_on_empty_answer_is_unparsable(checker: Checker) -> None:
+    extraction, verdict = check_answer(
+        checker, split_reasoning("<think>still thinking, then cut off").answer
+    )
     assert extraction.rule == "none"
     assert (verdict.valid, verdict.reason, verdict.step) == (False, Reason.UNPARSABLE, None)
 
@@ -99,8 +103,8 @@ _NOISE = st.lists(_ALPHABET, max_size=80).map("".join)
 
 @settings(max_examples=300, deadline=None)
 @given(text=st.one_of(st.text(max_size=300), _NOISE))
-def test_check_output_never_raises_on_any_text(checker: Checker, text: str) -> None:
-    extraction, verdict = check_output(checker, text)
+def test_check_answer_never_raises_on_any_text(checker: Checker, text: str) -> None:
+    extraction, verdict = check_answer(checker, split_reasoning(text).answer)
     assert isinstance(verdict.reason, Reason)
     assert verdict.valid == (verdict.reason is Reason.OK)
     assert (extraction.rule == "none") == (extraction.steps == ())
@@ -112,13 +116,13 @@ def test_check_output_never_raises_on_any_text(checker: Checker, text: str) -> N
     insert=st.text(max_size=20),
     where=st.integers(0, 200),
 )
-def test_check_output_on_mutated_valid_output_gives_a_verdict(
+def test_check_answer_on_mutated_valid_output_gives_a_verdict(
     checker: Checker, cut: int, insert: str, where: int
 ) -> None:
     text = "<think>ok</think>\n" + "\n".join(f"{i + 1}. {s}" for i, s in enumerate(SOLUTION))
     where = min(where, len(text))
     mutated = (text[:where] + insert + text[where:])[: len(text) + len(insert) - cut % 40]
-    extraction, verdict = check_output(checker, mutated)
+    extraction, verdict = check_answer(checker, split_reasoning(mutated).answer)
     assert verdict.length == len(extraction.steps)
     if extraction.rule != "none":
         assert verdict == checker.validate(extraction.steps)

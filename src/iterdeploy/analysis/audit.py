@@ -21,12 +21,13 @@ from pathlib import Path
 from statistics import fmean, quantiles
 from typing import Any
 
-from iterdeploy.analysis.data import DatasetRecord, RunData, TraceRecord
+from iterdeploy.analysis.data import DatasetRecord, RunData
 from iterdeploy.analysis.metrics import Group, Table
 from iterdeploy.analysis.stats import mean as _mean
 from iterdeploy.analysis.stats import median2 as _median
 from iterdeploy.analysis.stats import rate as _rate
 from iterdeploy.analysis.walks import PlanWalk, plan_walks
+from iterdeploy.records import StoredTrace
 
 LONG_RATIO = 2.0  # a valid plan this many times the reference length is "long"
 MAX_ACTIONS = 12  # action rows shown when no plan is valid (garbage names are pooled)
@@ -35,7 +36,7 @@ SETS = ("all", "valid", "curated")
 
 def audit_tables(group: Group, long_ratio: float = LONG_RATIO) -> list[Table]:
     """Return the audit of one policy's runs: comparison, selection, drift, blind spots."""
-    sets: dict[str, list[tuple[RunData, TraceRecord]]] = {name: [] for name in SETS}
+    sets: dict[str, list[tuple[RunData, StoredTrace]]] = {name: [] for name in SETS}
     for data, run in group.members:
         final = _final_dataset(data, run)
         if final is None:
@@ -65,7 +66,7 @@ def audit_tables(group: Group, long_ratio: float = LONG_RATIO) -> list[Table]:
     ]
 
 
-def compare(sets: dict[str, list[tuple[RunData, TraceRecord]]], label: str) -> Table:
+def compare(sets: dict[str, list[tuple[RunData, StoredTrace]]], label: str) -> Table:
     """Return all vs valid vs curated traces on length, tokens, difficulty and plan features."""
     rows = []
     for name in SETS:
@@ -112,7 +113,7 @@ def compare(sets: dict[str, list[tuple[RunData, TraceRecord]]], label: str) -> T
 
 
 def plan_quality(
-    sets: dict[str, list[tuple[RunData, TraceRecord]]],
+    sets: dict[str, list[tuple[RunData, StoredTrace]]],
     walks: Mapping[tuple, PlanWalk],
     label: str,
 ) -> Table:
@@ -155,12 +156,12 @@ def plan_quality(
     )
 
 
-def selection(sets: dict[str, list[tuple[RunData, TraceRecord]]], label: str) -> Table:
+def selection(sets: dict[str, list[tuple[RunData, StoredTrace]]], label: str) -> Table:
     """Return selection rates per bin of each feature: the implicit reward as a table."""
     cuts = _cuts([t.reasoning_tokens for _, t in sets["all"]])
     edges = [float("-inf"), *cuts, float("inf")]
     token_bins = [f"q[{_num(lo)}, {_num(hi)})" for lo, hi in zip(edges, edges[1:], strict=False)]
-    features: dict[str, Callable[[RunData, TraceRecord], str]] = {
+    features: dict[str, Callable[[RunData, StoredTrace], str]] = {
         "plan length / reference": lambda d, t: _ratio_bin(ratio(d, t), t),
         "reasoning tokens": lambda d, t: token_bins[bisect_right(cuts, t.reasoning_tokens)],
         "difficulty": lambda d, t: d.tasks[t.task_id].difficulty,
@@ -211,7 +212,7 @@ def selection(sets: dict[str, list[tuple[RunData, TraceRecord]]], label: str) ->
     )
 
 
-def actions(sets: dict[str, list[tuple[RunData, TraceRecord]]], label: str) -> Table:
+def actions(sets: dict[str, list[tuple[RunData, StoredTrace]]], label: str) -> Table:
     """Return the share of each action name among the steps of all, valid and curated plans."""
     # Count steps first: plans repeat the same ground steps, so each is parsed once.
     steps = {name: Counter(s for _, t in sets[name] for s in t.plan) for name in SETS}
@@ -335,9 +336,9 @@ def counter_rewards(group: Group) -> Table:
         final = _final_dataset(data, run)
         chosen = _curated_keys(final) if final else set()
         for t in data.traces:
-            if t.run != run or not t.valid or data.tasks[t.task_id].split != "pool":
+            if t.run != run or not t.valid or t.split != "pool":
                 continue
-            for name, passed in t.checks:
+            for name, passed in t.checks.items():
                 stats[name][0] += 1
                 stats[name][1] += not passed
                 if t.key in chosen:
@@ -359,7 +360,7 @@ def counter_rewards(group: Group) -> Table:
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def ratio(data: RunData, trace: TraceRecord) -> float | None:
+def ratio(data: RunData, trace: StoredTrace) -> float | None:
     """Return plan length / reference length, or None without a reference or a plan."""
     ref = data.tasks[trace.task_id].reference_length
     return len(trace.plan) / ref if ref and trace.plan else None
@@ -377,7 +378,7 @@ def _curated_keys(d: DatasetRecord) -> set[tuple[int, int, str, int]]:
     return {(d.run, g, task, s) for g, task, s in d.sources}
 
 
-def _candidates(data: RunData, run: int, generation: int) -> list[TraceRecord]:
+def _candidates(data: RunData, run: int, generation: int) -> list[StoredTrace]:
     return [t for g in range(generation) for t in data.traces_of(run, g, "pool")]
 
 
@@ -390,7 +391,7 @@ def _distinct_share(plan: Sequence[str]) -> float:
     return len(set(plan)) / len(plan)
 
 
-def _ratio_bin(r: float | None, t: TraceRecord) -> str:
+def _ratio_bin(r: float | None, t: StoredTrace) -> str:
     if not t.plan:
         return "no plan"
     if r is None:

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iterdeploy.domains.pool import content_key
-from iterdeploy.errors import ConfigError, StoreError
+from iterdeploy.errors import StoreError
 from iterdeploy.loop.stages import solved_tasks
 from iterdeploy.loop.store import Store, open_store, reads
+from iterdeploy.records import StoredTrace
 
 log = logging.getLogger(__name__)
 
@@ -38,32 +39,6 @@ class TaskRecord:
         """Return what identifies this task's problem: copies of one problem in a pool share
         it (`domains.pool.content_key`); a record without problem text is its own problem."""
         return content_key(self.problem) if self.problem else self.task_id
-
-
-@dataclass(frozen=True, slots=True)
-class TraceRecord:
-    """One stored trace without its text: verdict, plan and token counts."""
-
-    run: int
-    generation: int
-    task_id: str
-    sample: int
-    valid: bool
-    reason: str
-    plan: tuple[str, ...]
-    reasoning_tokens: int
-    truncated: bool
-    checks: tuple[tuple[str, bool], ...]  # counter-reward name -> passed, sorted by name
-
-    @property
-    def key(self) -> tuple[int, int, str, int]:
-        """Return the store's natural key (run, generation, task_id, sample)."""
-        return (self.run, self.generation, self.task_id, self.sample)
-
-    @property
-    def trace_id(self) -> str:
-        """Return the id `iterdeploy lineage` takes: run/generation/task_id/sample."""
-        return format_trace_id(*self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +74,11 @@ class RunData:
     run_id: str
     policy: str  # label of the curation policy, with its parameters when it has any
     tasks: dict[str, TaskRecord]
-    traces: tuple[TraceRecord, ...]
+    traces: tuple[StoredTrace, ...]
     datasets: tuple[DatasetRecord, ...]
     generations: dict[int, tuple[int, ...]]  # run -> evaluated generations, ascending
     solved_sets: dict[tuple[int, int, str], frozenset[str]]  # (run, generation, split) -> tasks
-    by_generation: dict[tuple[int, int], tuple[TraceRecord, ...]]  # (run, generation) -> traces
+    by_generation: dict[tuple[int, int], tuple[StoredTrace, ...]]  # (run, generation) -> traces
     models: tuple[ModelRecord, ...] = ()  # every stored model, by run then generation
     # (run, generation) -> the generation whose model sampled the pool; only gated runs differ
     pool_models: dict[tuple[int, int], int] = field(default_factory=dict)
@@ -116,10 +91,10 @@ class RunData:
         """Return the tasks of `split` with at least one valid trace in (run, generation)."""
         return self.solved_sets.get((run, generation, split), frozenset())
 
-    def traces_of(self, run: int, generation: int, split: str | None = None) -> list[TraceRecord]:
+    def traces_of(self, run: int, generation: int, split: str | None = None) -> list[StoredTrace]:
         """Return the traces of (run, generation), of one split if `split` is given."""
         rows = self.by_generation.get((run, generation), ())
-        return [t for t in rows if split is None or self.tasks[t.task_id].split == split]
+        return [t for t in rows if split is None or t.split == split]
 
     def split_tasks(self, split: str) -> list[TaskRecord]:
         return [t for t in self.tasks.values() if t.split == split]
@@ -130,25 +105,6 @@ class RunData:
 
     def dataset(self, run: int, generation: int) -> DatasetRecord | None:
         return next((d for d in self.datasets if (d.run, d.generation) == (run, generation)), None)
-
-
-def format_trace_id(run: int, generation: int, task_id: str, sample: int) -> str:
-    """Return a trace id, e.g. "0/2/blocksworld-0007/3"."""
-    return f"{run}/{generation}/{task_id}/{sample}"
-
-
-def parse_trace_id(text: str) -> tuple[int, int, str, int]:
-    """Return (run, generation, task_id, sample) from a trace id."""
-    parts = text.strip().split("/")
-    try:
-        if len(parts) < 4:
-            raise ValueError("too few parts")
-        return int(parts[0]), int(parts[1]), "/".join(parts[2:-1]), int(parts[-1])
-    except ValueError as exc:
-        raise ConfigError(
-            f"trace id {text!r} is not RUN/GENERATION/TASK_ID/SAMPLE, e.g. 0/2/blocksworld-0007/3"
-            " (`iterdeploy traces RUN` lists them)"
-        ) from exc
 
 
 def load_run(folder: str | Path) -> RunData:
@@ -172,9 +128,7 @@ def load_run(folder: str | Path) -> RunData:
             for r in reads.all_tasks(store)
         }
         traces = tuple(
-            _trace(r)
-            for r in reads.all_trace_verdicts(store)
-            if r["generation"] in generations.get(r["run"], ())
+            t for t in reads.all_traces(store) if t.generation in generations.get(t.run, ())
         )
         datasets = _datasets(store)
         models = tuple(
@@ -190,7 +144,7 @@ def load_run(folder: str | Path) -> RunData:
         pool_models = {key: int(r["deployed"]) for key, r in store.gate_decisions().items()}
         run_id = store.get_meta("run_id") or folder.name
     policy = _policy_label(datasets, folder)
-    grouped: dict[tuple[int, int], list[TraceRecord]] = defaultdict(list)
+    grouped: dict[tuple[int, int], list[StoredTrace]] = defaultdict(list)
     for t in traces:
         grouped[(t.run, t.generation)].append(t)
     log.info(
@@ -204,7 +158,7 @@ def load_run(folder: str | Path) -> RunData:
     frozen = {
         (run, gen, split): frozenset(ids)
         for (run, gen), rows in grouped.items()
-        for split, ids in solved_tasks(rows, lambda t: tasks[t.task_id].split).items()
+        for split, ids in solved_tasks(rows, lambda t: t.split).items()
     }
     by_generation = {key: tuple(rows) for key, rows in grouped.items()}
     return RunData(
@@ -232,22 +186,6 @@ def _evaluated(store: Store) -> dict[int, tuple[int, ...]]:
         for run, gens in out.items()
     }
     return {run: gens for run, gens in kept.items() if gens}
-
-
-def _trace(r) -> TraceRecord:
-    checks = json.loads(r["checks"]) if r["checks"] else {}
-    return TraceRecord(
-        run=r["run"],
-        generation=r["generation"],
-        task_id=r["task_id"],
-        sample=r["sample"],
-        valid=bool(r["valid"]),
-        reason=r["reason"],
-        plan=tuple(json.loads(r["plan"])),
-        reasoning_tokens=r["reasoning_tokens"],
-        truncated=bool(r["truncated"]),
-        checks=tuple(sorted((str(k), bool(v)) for k, v in checks.items())),
-    )
 
 
 def _datasets(store: Store) -> tuple[DatasetRecord, ...]:

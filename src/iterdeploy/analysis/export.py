@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iterdeploy.analysis.data import format_trace_id, open_store
+from iterdeploy.analysis.data import open_store
 from iterdeploy.errors import ConfigError, StoreError
 from iterdeploy.loop.store import Store, reads
+from iterdeploy.records import format_trace_id
 
 log = logging.getLogger(__name__)
 

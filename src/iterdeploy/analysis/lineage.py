@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from iterdeploy.analysis.data import format_trace_id, open_store, parse_trace_id
+from iterdeploy.analysis.data import open_store
 from iterdeploy.errors import ConfigError, StoreError
 from iterdeploy.loop.store import reads
+from iterdeploy.records import StoredTrace, parse_trace_id
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +63,13 @@ def trace_lineage(folder: str | Path, trace_id: str) -> Lineage:
         trained_on = reads.dataset_summary(store, run, generation)
         entered = reads.entered_sets(store, run, task_id, generation, sample)
     return Lineage(
-        trace_id=format_trace_id(run, generation, task_id, sample),
+        trace_id=trace.trace_id,
         task={
             k: task[k]
             for k in ("task_id", "domain", "split", "difficulty", "digest", "reference_length")
         },
-        prompt_digest=trace["prompt_digest"],
-        seed=trace["seed"],
+        prompt_digest=trace.prompt_digest,
+        seed=trace.seed,
         sampling=json.loads(gen["sampling"]),
         model={
             k: model[k]
@@ -77,12 +78,12 @@ def trace_lineage(folder: str | Path, trace_id: str) -> Lineage:
         trained_on=dict(trained_on) if trained_on else None,
         validator={"name": gen["validator"], "version": gen["validator_version"]},
         verdict={
-            "valid": bool(trace["valid"]),
-            "reason": trace["reason"],
-            "step": trace["step"],
-            "detail": trace["detail"],
-            "plan_length": trace["plan_length"],
-            "checks": json.loads(trace["checks"]),
+            "valid": trace.valid,
+            "reason": trace.reason,
+            "step": trace.step,
+            "detail": trace.detail,
+            "plan_length": trace.plan_length,
+            "checks": dict(trace.checks),
         },
         entered=tuple(dict(r) for r in entered),
     )
@@ -128,13 +129,9 @@ def format_lineage(lin: Lineage) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TraceListing:
-    """One line of `iterdeploy traces`: a trace id, its verdict and the sets it entered."""
+    """One line of `iterdeploy traces`: a trace (without its text) and the sets it entered."""
 
-    trace_id: str
-    split: str  # "pool" | "heldout"
-    valid: bool
-    reason: str  # the verdict's Reason value
-    plan_length: int
+    trace: StoredTrace
     curated_in: tuple[int, ...]  # generations whose curated set holds the trace
 
 
@@ -159,26 +156,17 @@ def list_traces(
         rows = reads.list_traces(
             store, run=run, generation=generation, split=split, task=task, valid=valid
         )
-    found = [
-        TraceListing(
-            format_trace_id(r["run"], r["generation"], r["task_id"], r["sample"]),
-            r["split"],
-            bool(r["valid"]),
-            r["reason"],
-            r["plan_length"],
-            tuple(sorted(int(g) for g in (r["curated_in"] or "").split(",") if g)),
-        )
-        for r in rows
-    ]
+    found = [TraceListing(trace, sets) for trace, sets in rows]
     return [t for t in found if curated is None or bool(t.curated_in) == curated]
 
 
 def format_traces(found: list[TraceListing]) -> str:
     """Return the listing as tab-separated lines under a header, the trace id first."""
     lines = ["trace_id\tsplit\tverdict\tplan_length\tcurated_in"]
-    for t in found:
+    for listing in found:
+        t = listing.trace
         verdict = "valid" if t.valid else t.reason
-        sets = ",".join(f"g{g}" for g in t.curated_in) or "-"
+        sets = ",".join(f"g{g}" for g in listing.curated_in) or "-"
         lines.append(f"{t.trace_id}\t{t.split}\t{verdict}\t{t.plan_length}\t{sets}")
     return "\n".join(lines)
 

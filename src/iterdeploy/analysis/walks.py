@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iterdeploy.analysis.data import RunData, TraceRecord
+from iterdeploy.analysis.data import RunData
+from iterdeploy.records import StoredTrace
 
 __all__ = ["PlanWalk", "plan_walks", "walk_plan"]
 
@@ -43,7 +44,7 @@ def walk_plan(checker: Any, plan: Sequence[str]) -> PlanWalk:
     return PlanWalk(len(path) - 1, revisits, undone)
 
 
-def plan_walks(items: Sequence[tuple[RunData, TraceRecord]]) -> dict[tuple, PlanWalk]:
+def plan_walks(items: Sequence[tuple[RunData, StoredTrace]]) -> dict[tuple, PlanWalk]:
     """Return the walk of each trace's plan, keyed by (run folder, trace key).
 
     Traces without a plan, and tasks whose problem or domain is not known (hand-made records,

@@ -15,29 +15,12 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from iterdeploy.errors import ConfigError
+from iterdeploy.records import StoredTrace
 from iterdeploy.registry import load_object
-
-
-@dataclass(frozen=True, slots=True)
-class ScoredTrace:
-    """One validated trace as curation sees it (a row of the store's `traces` table)."""
-
-    run: int
-    generation: int
-    task_id: str
-    sample: int
-    split: str  # "pool" or "heldout"
-    prompt: str
-    completion: str  # the full model output: reasoning + answer
-    valid: bool
-    plan_length: int  # steps in the extracted plan (0 when none was found)
-    reasoning_tokens: int
-    truncated: bool  # cut off at the token limit
-    checks: Mapping[str, bool] = field(default_factory=dict)  # counter-reward name -> passed
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +39,7 @@ Policy = Callable[..., list[Example]]
 
 def curate(
     policy: Policy,
-    scored: Iterable[ScoredTrace],
+    scored: Iterable[StoredTrace],
     rng: random.Random,
     *,
     require: Sequence[str] = (),
@@ -85,7 +68,7 @@ def resolve_policy(name: str) -> Policy:
     return POLICIES.get(name)
 
 
-def paper(scored: Sequence[ScoredTrace], rng: random.Random) -> list[Example]:
+def paper(scored: Sequence[StoredTrace], rng: random.Random) -> list[Example]:
     """Return one valid trace per task: the shortest plan, then fewest reasoning tokens.
 
     >>> a = _demo("t1", 0, length=5, tokens=30)
@@ -96,7 +79,7 @@ def paper(scored: Sequence[ScoredTrace], rng: random.Random) -> list[Example]:
     return [_to_example(group[0]) for group in _valid_by_task(scored).values()]
 
 
-def keep_k(scored: Sequence[ScoredTrace], rng: random.Random, *, k: int = 2) -> list[Example]:
+def keep_k(scored: Sequence[StoredTrace], rng: random.Random, *, k: int = 2) -> list[Example]:
     """Return up to `k` valid traces per task, best first by the `paper` ordering.
 
     >>> ts = [_demo("t1", g, length=3 + g, tokens=9) for g in range(4)]
@@ -108,7 +91,7 @@ def keep_k(scored: Sequence[ScoredTrace], rng: random.Random, *, k: int = 2) -> 
     return [_to_example(s) for group in _valid_by_task(scored).values() for s in group[:k]]
 
 
-def random_tie(scored: Sequence[ScoredTrace], rng: random.Random) -> list[Example]:
+def random_tie(scored: Sequence[StoredTrace], rng: random.Random) -> list[Example]:
     """Return one valid shortest-plan trace per task, ties broken by `rng` (not by tokens).
 
     >>> ts = [_demo("t1", g, length=4, tokens=g) for g in range(3)] + [_demo("t1", 3, 9, 0)]
@@ -123,7 +106,7 @@ def random_tie(scored: Sequence[ScoredTrace], rng: random.Random) -> list[Exampl
     return chosen
 
 
-def window(scored: Sequence[ScoredTrace], rng: random.Random, *, w: int = 1) -> list[Example]:
+def window(scored: Sequence[StoredTrace], rng: random.Random, *, w: int = 1) -> list[Example]:
     """Return `paper` over the traces of the last `w` generations only (limits replay).
 
     >>> ts = [_demo("t1", 0, length=2, tokens=5), _demo("t1", 2, length=6, tokens=5)]
@@ -138,7 +121,7 @@ def window(scored: Sequence[ScoredTrace], rng: random.Random, *, w: int = 1) -> 
     return paper([s for s in scored if s.generation > newest - w], rng)
 
 
-def no_curation(scored: Sequence[ScoredTrace], rng: random.Random) -> list[Example]:
+def no_curation(scored: Sequence[StoredTrace], rng: random.Random) -> list[Example]:
     """Return every trace, valid or not, except those cut off at the token limit (the ablation).
 
     >>> bad = _demo("t1", 0, length=0, tokens=5, valid=False)
@@ -149,9 +132,9 @@ def no_curation(scored: Sequence[ScoredTrace], rng: random.Random) -> list[Examp
     return [_to_example(s) for s in sorted(scored, key=_identity) if not s.truncated]
 
 
-def _valid_by_task(scored: Iterable[ScoredTrace]) -> dict[str, list[ScoredTrace]]:
+def _valid_by_task(scored: Iterable[StoredTrace]) -> dict[str, list[StoredTrace]]:
     """Group the valid traces by task, each group sorted best first by the paper's key."""
-    groups: dict[str, list[ScoredTrace]] = defaultdict(list)
+    groups: dict[str, list[StoredTrace]] = defaultdict(list)
     for s in scored:
         if s.valid:
             groups[s.task_id].append(s)
@@ -160,32 +143,32 @@ def _valid_by_task(scored: Iterable[ScoredTrace]) -> dict[str, list[ScoredTrace]
     return dict(sorted(groups.items()))
 
 
-def _paper_key(s: ScoredTrace) -> tuple[int, int, int, int, int]:
+def _paper_key(s: StoredTrace) -> tuple[int, int, int, int, int]:
     return (s.plan_length, s.reasoning_tokens, s.run, s.generation, s.sample)
 
 
-def _identity(s: ScoredTrace) -> tuple[str, int, int, int]:
+def _identity(s: StoredTrace) -> tuple[str, int, int, int]:
     return (s.task_id, s.run, s.generation, s.sample)
 
 
-def _to_example(s: ScoredTrace) -> Example:
-    return Example(s.prompt, s.completion, s.task_id, s.generation, s.sample)
+def _to_example(s: StoredTrace) -> Example:
+    return Example(s.prompt, s.text, s.task_id, s.generation, s.sample)
 
 
 def _demo(
     task: str, generation: int, length: int, tokens: int, valid: bool = True, truncated=False
-) -> ScoredTrace:
+) -> StoredTrace:
     """Return a hand-built trace for the doctests."""
-    return ScoredTrace(
+    return StoredTrace(
         run=0,
         generation=generation,
         task_id=task,
         sample=0,
         split="pool",
         prompt=f"solve {task}",
-        completion=f"plan of {length}",
+        text=f"plan of {length}",
         valid=valid,
-        plan_length=length,
+        plan=("(step)",) * length,
         reasoning_tokens=tokens,
         truncated=truncated,
     )

@@ -20,7 +20,7 @@ from iterdeploy.generation.hf import TransformersBackend
 from iterdeploy.pddl.parser import parse_problem
 from iterdeploy.pddl.validate import prepare
 from iterdeploy.prompting.build import build_prompt
-from iterdeploy.prompting.extract import check_output
+from iterdeploy.prompting.extract import check_answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ def probe(
     solved, steps, thinking = 0, 0, 0
     for problem, row in zip(problems, traces, strict=True):
         checker = prepare(parsed_domain(domain), parse_problem(problem))
-        verdicts = [check_output(checker, trace.text)[1] for trace in row]
+        verdicts = [check_answer(checker, trace.answer)[1] for trace in row]
         reasons.update(str(v.reason.value) for v in verdicts)
         solved += any(v.valid for v in verdicts)
         steps += sum(v.length for v in verdicts)

@@ -63,7 +63,7 @@ class Executor(ABC):
 
     @abstractmethod
     def validate(self, items: Sequence[tuple[str, str]]) -> list[Score]:
-        """Return the `Score` of each (task_id, output text) item, in order."""
+        """Return the `Score` of each (task_id, answer) item (`Trace.answer`), in order."""
 
     @abstractmethod
     def close(self) -> None:
@@ -159,7 +159,7 @@ def score_batch(key: str, validator: Validator, items: Sequence[tuple[str, str]]
         _VALIDATORS.clear()
         _VALIDATORS[key] = validator
     cached = _VALIDATORS[key]
-    return [cached.score(task_id, text) for task_id, text in items]
+    return [cached.score(task_id, answer) for task_id, answer in items]
 
 
 class RayExecutor(Executor):

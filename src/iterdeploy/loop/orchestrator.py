@@ -51,9 +51,9 @@ from iterdeploy.loop.stages import (
     base_model_row,
     derive_seed,
     plan_chunks,
+    stored_traces,
     summary_line,
     task_row,
-    trace_rows,
     trained_model_row,
 )
 from iterdeploy.loop.store import (
@@ -67,6 +67,7 @@ from iterdeploy.loop.store import (
     add_meta,
     add_model,
     add_run,
+    add_traces,
     finish_run,
     insert,
     mark_done,
@@ -256,12 +257,12 @@ class Loop:
                            vllm=vllm) as executor:  # fmt: skip
             for shard, traces in executor.generate(shards):
                 chunk = plan[shard.index]
-                jobs = [(t.id, tr.text) for t, row in zip(chunk.tasks, traces, strict=True)
+                jobs = [(t.id, tr.answer) for t, row in zip(chunk.tasks, traces, strict=True)
                         for tr in row]  # fmt: skip
                 digests = [sha(self.prompts[t.id]) for t in chunk.tasks]
-                rows = trace_rows(chunk, digests, traces, executor.validate(jobs))
+                rows = stored_traces(chunk, digests, traces, executor.validate(jobs))
                 with self.store.transaction() as db:
-                    insert(db, "traces", rows)
+                    add_traces(db, rows)
                     mark_done(db, run, generation, "deploy", shard.index)
                 bar.update(len(rows))
         bar.close()
@@ -323,7 +324,7 @@ class Loop:
         if self.store.is_done(run, generation, "curate"):
             return
         cur = self.config.curation
-        scored = self.view.scored_traces(run, generation - 1)
+        scored = self.view.curation_traces(run, generation - 1)
         rng = random.Random(derive_seed(self.config.loop.seed, run, generation, "curate"))
         examples = curate(
             resolve_policy(cur.policy), scored, rng, require=cur.require, params=cur.params

@@ -20,7 +20,7 @@ from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
 from iterdeploy.curation.checks import CheckConfig, build_check, run_checks
-from iterdeploy.curation.policies import ScoredTrace
+from iterdeploy.records import StoredTrace
 
 if TYPE_CHECKING:
     from iterdeploy.config import LoopConfig
@@ -84,14 +84,15 @@ class Validator:
         self._domains: dict[str, Any] = {}
         self._checkers: dict[str, Any] = {}
 
-    def score(self, task_id: str, text: str) -> Score:
-        """Return the `Score` of model output `text` for task `task_id`."""
-        from iterdeploy.prompting.extract import check_output
+    def score(self, task_id: str, answer: str) -> Score:
+        """Return the `Score` of the answer part of a model output (`Trace.answer`, the text
+        after its last `</think>`) for task `task_id`."""
+        from iterdeploy.prompting.extract import check_answer
 
         start = time.perf_counter()
         task = self.tasks[task_id]
         checker = self._checker(task)
-        extraction, verdict = check_output(checker, text)
+        extraction, verdict = check_answer(checker, answer)
         steps = tuple(extraction.steps)
         results = run_checks(self.checks, steps, task, checker)
         return Score(
@@ -152,9 +153,9 @@ def scoring_pool(validator: Validator, workers: int) -> Iterator[Executor | None
 def score_outputs(
     validator: Validator, jobs: Sequence[tuple[str, str]], pool: Executor | None
 ) -> list[Score]:
-    """Return the `Score` of each (task_id, text) job, in order."""
+    """Return the `Score` of each (task_id, answer) job, in order."""
     if pool is None:
-        return [validator.score(task_id, text) for task_id, text in jobs]
+        return [validator.score(task_id, answer) for task_id, answer in jobs]
     size = max(1, len(jobs) // 8)
     return list(pool.map(_score_in_worker, jobs, chunksize=size))
 
@@ -192,17 +193,6 @@ class GenerationSummary:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class TraceRow:
-    """The columns of a stored trace that summaries need."""
-
-    task_id: str
-    split: str
-    valid: bool
-    plan_length: int
-    reasoning_tokens: int
-
-
 def solved_tasks(traces: Iterable[Any], split_of: Callable[[Any], str]) -> dict[str, set[str]]:
     """Return, per split, the tasks with at least one valid trace among `traces` (anything
     with `task_id` and `valid`; `split_of(trace)` names its task's split).
@@ -220,7 +210,7 @@ def solved_tasks(traces: Iterable[Any], split_of: Callable[[Any], str]) -> dict[
 def summarize_generation(
     run: int,
     generation: int,
-    rows: Sequence[TraceRow],
+    rows: Sequence[StoredTrace],
     tasks: Mapping[str, str],
     solved_before: set[str],
     curated_size: int,
@@ -360,35 +350,33 @@ def plan_chunks(
     return out
 
 
-def trace_rows(
+def stored_traces(
     chunk: Chunk,
     prompt_digests: Sequence[str],
     traces: Sequence[Sequence[Trace]],
     scores: Sequence[Score],
-) -> list[dict[str, Any]]:
-    """Return the `traces` rows of a generated and scored chunk (`scores` in trace order).
+) -> list[StoredTrace]:
+    """Return the stored traces of a generated and scored chunk (`scores` in trace order).
 
     `gen_seconds` is `Trace.seconds`, the trace's share of its batch's wall time.
     """
     it = iter(scores)
-    rows = []
+    out = []
     for task, seed, digest, samples in zip(
         chunk.tasks, chunk.seeds, prompt_digests, traces, strict=True
     ):
         for j, tr in enumerate(samples):
             s = next(it)
-            rows.append({
-                "run": chunk.run, "generation": chunk.generation, "task_id": task.id,
-                "sample": j, "seed": seed, "prompt_digest": digest, "text": tr.text,
-                "reasoning_tokens": tr.reasoning_tokens, "output_tokens": tr.output_tokens,
-                "truncated": int(tr.truncated), "plan": json.dumps(list(s.plan)),
-                "plan_length": len(s.plan), "extraction": s.extraction,
-                "valid": int(s.valid), "reason": s.reason, "step": s.step,
-                "detail": s.detail, "unsatisfied": json.dumps(list(s.unsatisfied)),
-                "checks": json.dumps(s.checks, sort_keys=True),
-                "gen_seconds": tr.seconds, "val_seconds": s.seconds,
-            })  # fmt: skip
-    return rows
+            out.append(StoredTrace(
+                run=chunk.run, generation=chunk.generation, task_id=task.id, sample=j,
+                split=chunk.split, valid=s.valid, plan=s.plan,
+                reasoning_tokens=tr.reasoning_tokens, truncated=tr.truncated, reason=s.reason,
+                checks=s.checks, text=tr.text, seed=seed, prompt_digest=digest,
+                output_tokens=tr.output_tokens, extraction=s.extraction, step=s.step,
+                detail=s.detail, unsatisfied=s.unsatisfied, gen_seconds=tr.seconds,
+                val_seconds=s.seconds,
+            ))  # fmt: skip
+    return out
 
 
 def base_model_row(
@@ -433,24 +421,6 @@ def task_row(task: Task, prompt: str, prompt_digest: str) -> dict[str, Any]:
         "reference_length": task.reference_length, "digest": task.digest,
         "prompt": prompt, "prompt_digest": prompt_digest,
     }  # fmt: skip
-
-
-def scored_trace(row: Mapping[str, Any]) -> ScoredTrace:
-    """Return a stored trace (joined with its task's split and prompt) as curation sees it."""
-    return ScoredTrace(
-        run=row["run"],
-        generation=row["generation"],
-        task_id=row["task_id"],
-        sample=row["sample"],
-        split=row["split"],
-        prompt=row["prompt"],
-        completion=row["text"],
-        valid=bool(row["valid"]),
-        plan_length=row["plan_length"],
-        reasoning_tokens=row["reasoning_tokens"],
-        truncated=bool(row["truncated"]),
-        checks=json.loads(row["checks"]),
-    )
 
 
 def summary_line(s: GenerationSummary) -> str:

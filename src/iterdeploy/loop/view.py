@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from iterdeploy.curation.policies import ScoredTrace
 from iterdeploy.errors import StoreError
-from iterdeploy.loop.stages import GenerationSummary, TraceRow, scored_trace, summarize_generation
+from iterdeploy.loop.stages import GenerationSummary, summarize_generation
 from iterdeploy.loop.store import Store
+from iterdeploy.records import StoredTrace
 from iterdeploy.tracking.session import GenerationRecord
 
 if TYPE_CHECKING:
@@ -62,10 +62,9 @@ class RunView:
         path = row["adapter_path"]
         return None if path is None else str(self.folder / path)
 
-    def scored_traces(self, run: int, last: int) -> list[ScoredTrace]:
-        """Return the traces of generations 0..last of `run` as curation sees them."""
-        rows = self.store.traces_with_tasks(run, (0, last))
-        return [scored_trace(r) for r in rows]
+    def curation_traces(self, run: int, last: int) -> list[StoredTrace]:
+        """Return the traces of generations 0..last of `run`, with texts, as curation sees them."""
+        return self.store.traces_with_tasks(run, (0, last))
 
     def solved_before(self, run: int, generation: int) -> set[str]:
         """Return the tasks some generation before `generation` of `run` solved."""
@@ -73,21 +72,11 @@ class RunView:
 
     def summary(self, run: int, generation: int, solved_before: set[str]) -> GenerationSummary:
         """Return the summary of (run, generation) from its stored traces."""
-        rows = self.store.traces_with_tasks(run, (generation, generation))
         dataset = self.store.dataset(run, generation)
         return summarize_generation(
             run,
             generation,
-            [
-                TraceRow(
-                    r["task_id"],
-                    r["split"],
-                    bool(r["valid"]),
-                    r["plan_length"],
-                    r["reasoning_tokens"],
-                )
-                for r in rows
-            ],
+            self.store.traces_with_tasks(run, (generation, generation)),
             {t.id: t.split for t in self.tasks},
             solved_before,
             dataset["size"] if dataset else 0,

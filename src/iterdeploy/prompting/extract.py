@@ -96,9 +96,10 @@ def extract_plan(answer: str) -> Extraction:
     return Extraction(tuple(steps), rule)
 
 
-def check_output(checker: Checker, text: str) -> tuple[Extraction, Verdict]:
-    """Return the extraction and the verdict of one raw model output; never raises."""
-    extraction = extract_plan(split_reasoning(text).answer)
+def check_answer(checker: Checker, answer: str) -> tuple[Extraction, Verdict]:
+    """Return the extraction and the verdict of the answer part of one model output
+    (`generation.base.Trace.answer`, i.e. `split_reasoning(text).answer`); never raises."""
+    extraction = extract_plan(answer)
     if extraction.rule == "none":
         return extraction, Verdict(False, Reason.UNPARSABLE, None, extraction.error or "")
     return extraction, checker.validate(extraction.steps)

@@ -28,11 +28,13 @@ from iterdeploy.loop.store.core import (
     add_meta,
     add_model,
     add_run,
+    add_traces,
     finish_run,
     insert,
     mark_done,
     now,
     open_store,
+    stored_trace,
 )
 
 __all__ = [
@@ -48,10 +50,12 @@ __all__ = [
     "add_meta",
     "add_model",
     "add_run",
+    "add_traces",
     "finish_run",
     "insert",
     "mark_done",
     "now",
     "open_store",
     "reads",
+    "stored_trace",
 ]

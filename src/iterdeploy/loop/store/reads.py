@@ -9,12 +9,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from iterdeploy.loop.store.core import Store
+from iterdeploy.loop.store.core import Store, stored_trace
+from iterdeploy.records import StoredTrace
 
-TRACE_COLUMNS = (
-    "run, generation, task_id, sample, seed, prompt_digest, text, reasoning_tokens,"
-    " output_tokens, truncated, plan, plan_length, extraction, valid, reason, step, detail,"
-    " unsatisfied, checks, gen_seconds, val_seconds"
+# Every `traces` column but the model output, and the task's split: what analysis loads.
+_WITHOUT_TEXT = (
+    "tr.run, tr.generation, tr.task_id, tr.sample, t.split, tr.seed, tr.prompt_digest,"
+    " tr.reasoning_tokens, tr.output_tokens, tr.truncated, tr.plan, tr.extraction, tr.valid,"
+    " tr.reason, tr.step, tr.detail, tr.unsatisfied, tr.checks, tr.gen_seconds, tr.val_seconds"
 )
 
 
@@ -25,12 +27,13 @@ def all_tasks(store: Store) -> list[sqlite3.Row]:
     )
 
 
-def all_trace_verdicts(store: Store) -> list[sqlite3.Row]:
-    """Return every trace without its text: verdict, plan and token counts, in key order."""
-    return store.query(
-        "SELECT run, generation, task_id, sample, valid, reason, plan, reasoning_tokens,"
-        " truncated, checks FROM traces ORDER BY run, generation, task_id, sample"
+def all_traces(store: Store) -> list[StoredTrace]:
+    """Return every trace without its text and prompt, in key order."""
+    rows = store.query(
+        f"SELECT {_WITHOUT_TEXT} FROM traces tr JOIN tasks t USING (task_id)"
+        " ORDER BY tr.run, tr.generation, tr.task_id, tr.sample"
     )
+    return [stored_trace(r) for r in rows]
 
 
 def all_models(store: Store) -> list[sqlite3.Row]:
@@ -63,14 +66,14 @@ def all_dataset_sources(store: Store) -> list[sqlite3.Row]:
     )
 
 
-def trace(store: Store, run: int, generation: int, task_id: str, sample: int) -> Any:
-    """Return the stored trace (every column), or None."""
+def trace(store: Store, run: int, generation: int, task_id: str, sample: int) -> StoredTrace | None:
+    """Return the stored trace, its text and its task's split and prompt included, or None."""
     rows = store.query(
-        f"SELECT {TRACE_COLUMNS} FROM traces"
-        " WHERE run = ? AND generation = ? AND task_id = ? AND sample = ?",
+        "SELECT tr.*, t.split, t.prompt FROM traces tr JOIN tasks t USING (task_id)"
+        " WHERE tr.run = ? AND tr.generation = ? AND tr.task_id = ? AND tr.sample = ?",
         (run, generation, task_id, sample),
     )
-    return rows[0] if rows else None
+    return stored_trace(rows[0]) if rows else None
 
 
 def task(store: Store, task_id: str) -> Any:
@@ -163,9 +166,9 @@ def list_traces(
     split: str | None = None,
     task: str | None = None,
     valid: bool | None = None,
-) -> list[sqlite3.Row]:
-    """Return the traces matching every filter given (`task`: a glob), with their split and
-    the generations of the curated sets each entered (`curated_in`, comma-separated)."""
+) -> list[tuple[StoredTrace, tuple[int, ...]]]:
+    """Return the traces (without text) matching every filter given (`task`: a glob), each
+    with the generations whose curated sets it entered."""
     where: list[str] = []
     params: list[Any] = []
     for column, value in (("tr.run", run), ("tr.generation", generation), ("t.split", split)):
@@ -179,11 +182,13 @@ def list_traces(
         where.append("tr.valid = ?")
         params.append(int(valid))
     sql = (
-        "SELECT tr.run, tr.generation, tr.task_id, tr.sample, t.split, tr.valid, tr.reason, "
-        "tr.plan_length, (SELECT group_concat(e.generation) FROM dataset_examples e WHERE "
-        "e.run = tr.run AND e.task_id = tr.task_id AND e.source_generation = tr.generation AND "
-        "e.sample = tr.sample) AS curated_in FROM traces tr JOIN tasks t USING (task_id)"
+        f"SELECT {_WITHOUT_TEXT}, (SELECT group_concat(e.generation) FROM dataset_examples e"
+        " WHERE e.run = tr.run AND e.task_id = tr.task_id AND e.source_generation = tr.generation"
+        " AND e.sample = tr.sample) AS curated_in FROM traces tr JOIN tasks t USING (task_id)"
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY tr.run, tr.generation, tr.task_id, tr.sample"
     )
-    return store.query(sql, tuple(params))
+    return [
+        (stored_trace(r), tuple(sorted(int(g) for g in (r["curated_in"] or "").split(",") if g)))
+        for r in store.query(sql, tuple(params))
+    ]
