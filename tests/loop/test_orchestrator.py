@@ -166,3 +166,27 @@ def test_counter_reward_checks_are_stored_and_required(tmp_path, cache, test_mod
         "tr.sample = e.sample AND tr.run = e.run",
     )
     assert kept and all(json.loads(k["checks"])["short"] for k in kept)
+
+
+def test_each_output_is_split_into_reasoning_and_answer_once(
+    tmp_path, cache, test_model, monkeypatch
+):
+    import iterdeploy.generation.base as base
+    import iterdeploy.prompting.extract as extract
+
+    calls = []
+    real = extract.split_reasoning
+
+    def counting(text):
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(base, "split_reasoning", counting)
+    monkeypatch.setattr(extract, "split_reasoning", counting)
+    config = load_config(
+        fake_preset(tmp_path / "p.toml", test_model),
+        ["loop.generations=0", "loop.validation_workers=0"],
+    )
+    folder = start_run(config, tmp_path / "run")
+    texts = [r["text"] for r in rows(folder, "SELECT text FROM traces")]
+    assert texts and sorted(calls) == sorted(texts)

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from iterdeploy.errors import StoreError
-from iterdeploy.loop.store import SCHEMA, SCHEMA_VERSION, Store, add_event, mark_done
+from iterdeploy.loop.store import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    Store,
+    add_event,
+    add_traces,
+    mark_done,
+    reads,
+)
+from iterdeploy.records import StoredTrace
 
 
 def insert_trace(db, sample, seconds):
@@ -112,3 +122,30 @@ def test_a_version_1_store_gets_its_gate_decisions_from_the_gate_events(tmp_path
     assert (failed["reference"], failed["passed"], failed["deployed"]) == (0, 0, 0)
     assert json.loads(failed["reasons"]) == ["heldout solve rate fell"]
     assert (decisions[(0, 2)]["passed"], decisions[(0, 2)]["deployed"]) == (1, 2)
+
+
+def test_a_stored_trace_reads_back_as_the_record_that_was_written(tmp_path):
+    written = StoredTrace(
+        run=0, generation=1, task_id="t1", sample=2, split="pool", valid=False,
+        plan=("(pick-up a)", "(stack a b)"), reasoning_tokens=3, truncated=True,
+        reason="precondition-unsatisfied", checks={"short": True, "fresh": False},
+        text="<think>hm</think>(pick-up a)\n(stack a b)", prompt="p", seed=7,
+        prompt_digest="pd", output_tokens=5, extraction="answer", step=1,
+        detail="(holding b) is false", unsatisfied=("(on a b)",), gen_seconds=0.5,
+        val_seconds=0.25,
+    )  # fmt: skip
+    with Store(tmp_path / "s.sqlite", create=True) as store:
+        with store.transaction() as db:
+            db.execute(
+                "INSERT INTO tasks VALUES ('t1', 'bw', 'pool', '0', '{}', '(define)', '[]', 2,"
+                " 'd', 'p', 'pd')"
+            )
+            add_traces(db, [written])
+        (with_texts,) = store.traces_with_tasks(0, (0, 1))
+        (listed,) = reads.all_traces(store)
+        one = reads.trace(store, 0, 1, "t1", 2)
+        ((in_listing, curated_in),) = reads.list_traces(store, valid=False)
+    assert with_texts == written and one == written
+    assert listed == replace(written, text="", prompt="") == in_listing
+    assert curated_in == () and listed.plan_length == 2
+    assert listed.trace_id == "0/1/t1/2"

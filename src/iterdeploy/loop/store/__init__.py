@@ -4,7 +4,8 @@ The schema is the one SQL string `SCHEMA` (in `core`); docs/loop.md explains eac
 write their outputs and their done-marker (a `stages` row) in one transaction through
 `Store.transaction`, so a run killed at any point holds only whole stages and whole deployment
 chunks. All of the package's SQL is in this package, with named columns: `core` holds the
-schema, its migration, the loop's reads and every write; `reads` the queries analysis runs.
+schema, its migration, the loop's reads and every write; `reads` the queries analysis runs;
+`rows` maps a `traces` row to the one stored-trace record, `records.StoredTrace`, and back.
 The loop (the orchestrator, and `loop.gate`'s `promote` / `rollback`) writes through it;
 analysis only reads.
 
@@ -34,7 +35,6 @@ from iterdeploy.loop.store.core import (
     mark_done,
     now,
     open_store,
-    stored_trace,
 )
 
 __all__ = [
@@ -57,5 +57,4 @@ __all__ = [
     "now",
     "open_store",
     "reads",
-    "stored_trace",
 ]

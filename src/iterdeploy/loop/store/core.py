@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from iterdeploy.errors import StoreError
+from iterdeploy.loop.store.rows import stored_trace, trace_row
 from iterdeploy.records import StoredTrace
 
 SCHEMA_VERSION = "2"  # 2: the gate_decisions table (1 kept them in `gate` events only)
@@ -430,42 +431,6 @@ def insert(
 def add_traces(db: sqlite3.Connection, traces: list[StoredTrace]) -> None:
     """Write `traces` as rows of the `traces` table (their split and prompt are task columns)."""
     insert(db, "traces", [trace_row(t) for t in traces])
-
-
-def trace_row(t: StoredTrace) -> dict[str, Any]:
-    """Return the `traces` row of `t`, column name -> value (lists and maps as JSON)."""
-    return {
-        "run": t.run, "generation": t.generation, "task_id": t.task_id, "sample": t.sample,
-        "seed": t.seed, "prompt_digest": t.prompt_digest, "text": t.text,
-        "reasoning_tokens": t.reasoning_tokens, "output_tokens": t.output_tokens,
-        "truncated": int(t.truncated), "plan": json.dumps(list(t.plan)),
-        "plan_length": t.plan_length, "extraction": t.extraction, "valid": int(t.valid),
-        "reason": t.reason, "step": t.step, "detail": t.detail,
-        "unsatisfied": json.dumps(list(t.unsatisfied)),
-        "checks": json.dumps(dict(t.checks), sort_keys=True),
-        "gen_seconds": t.gen_seconds, "val_seconds": t.val_seconds,
-    }  # fmt: skip
-
-
-_DECODE: dict[str, Any] = {
-    "plan": lambda v: tuple(json.loads(v)),
-    "unsatisfied": lambda v: tuple(json.loads(v)),
-    "checks": lambda v: json.loads(v) if v else {},
-    "valid": bool,
-    "truncated": bool,
-}
-
-
-def stored_trace(row: sqlite3.Row) -> StoredTrace:
-    """Return the `StoredTrace` of a query row: the `traces` columns it selected (by name),
-    plus `split` and `prompt` when it joined the task; other fields keep their defaults."""
-    fields = StoredTrace.__dataclass_fields__
-    values = {k: row[k] for k in row.keys() if k in fields}
-    return StoredTrace(**{k: _DECODE.get(k, _unchanged)(v) for k, v in values.items()})
-
-
-def _unchanged(value: Any) -> Any:
-    return value
 
 
 def add_meta(db: sqlite3.Connection, meta: dict[str, str]) -> None:

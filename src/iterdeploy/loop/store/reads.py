@@ -9,7 +9,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from iterdeploy.loop.store.core import Store, stored_trace
+from iterdeploy.loop.store.core import Store
+from iterdeploy.loop.store.rows import stored_trace
 from iterdeploy.records import StoredTrace
 
 # Every `traces` column but the model output, and the task's split: what analysis loads.
