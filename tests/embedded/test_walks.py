@@ -5,7 +5,7 @@ from __future__ import annotations
 from iterdeploy.embedded.walks import WalkSpec, parsed_domain, walk_examples
 from iterdeploy.pddl.parser import parse_problem
 from iterdeploy.pddl.validate import Reason, prepare
-from iterdeploy.prompting.extract import check_output, split_reasoning
+from iterdeploy.prompting.extract import check_answer, split_reasoning
 
 SPEC = WalkSpec(("blocksworld", "gripper"), (0, 1), max_steps=10, max_reasoning_lines=6)
 
@@ -25,7 +25,7 @@ def test_walks_are_legal_action_sequences_in_the_trace_format():
     for example in examples:
         domain = example["prompt"].splitlines()[0].removeprefix("domain: ")
         checker = prepare(parsed_domain(domain), parse_problem(problem_of(example["prompt"])))
-        extraction, verdict = check_output(checker, example["completion"])
+        extraction, verdict = check_answer(checker, split_reasoning(example["completion"]).answer)
         assert 1 <= len(extraction.steps) <= SPEC.max_steps
         reasons.add(verdict.reason)
         split = split_reasoning(example["completion"])
