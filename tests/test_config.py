@@ -7,6 +7,8 @@ import sys
 import pytest
 
 from iterdeploy.config import (
+    GateConfig,
+    LoopConfig,
     RunConfig,
     config_digest,
     from_dict,
@@ -18,8 +20,10 @@ from iterdeploy.config import (
 )
 from iterdeploy.curation.checks import CheckConfig
 from iterdeploy.errors import ConfigError
+from iterdeploy.generation import BACKEND_OPTIONS, BACKENDS
 from iterdeploy.loop.setup import check_run
-from iterdeploy.training.config import LaunchConfig
+from iterdeploy.tracking.config import TrackingConfig
+from iterdeploy.training.config import LaunchConfig, TrainConfig
 
 
 def test_defaults_load_without_a_preset():
@@ -81,19 +85,19 @@ def test_unknown_key_names_the_key_and_the_allowed_keys():
         load_config(None, ["generation.temprature=0.5"])
     message = str(err.value)
     assert "generation.temprature" in message
-    assert "Did you mean 'generation.temperature'" in message
+    assert "did you mean 'generation.temperature'" in message
     assert "max_tokens" in message
 
 
 def test_unknown_section_lists_the_sections():
-    with pytest.raises(ConfigError, match="unknown config key 'sampler'.*loop, pool, model"):
+    with pytest.raises(ConfigError, match="sampler = .* is not allowed: .*keys loop, pool, model"):
         load_config(None, ["sampler.n=3"])
 
 
 def test_wrong_type_names_key_value_and_expected_type():
-    with pytest.raises(ConfigError, match=r"loop.runs = 'many' is a str; expected int"):
+    with pytest.raises(ConfigError, match=r"loop.runs = 'many' is not allowed: .* type int"):
         load_config(None, ["loop.runs=many"])
-    with pytest.raises(ConfigError, match=r"pool.domains = 'blocksworld': expected a list"):
+    with pytest.raises(ConfigError, match=r"pool.domains = 'blocksworld' is .*: expected a list"):
         load_config(None, ["pool.domains=blocksworld"])
 
 
@@ -175,14 +179,15 @@ def test_an_unset_training_launch_leaves_the_stored_config_and_digest_as_before(
 
 
 def test_bad_training_launch_values_name_the_key_and_the_choices():
-    with pytest.raises(ConfigError, match=r"training.launch = 'accelerate': expected a table of "
+    with pytest.raises(ConfigError, match=r"training.launch = 'accelerate' is not allowed: "
+                       r"expected a table of "
                        r"keys \(strategy, processes"):  # fmt: skip
         load_config(None, ["training.launch=accelerate"])
-    with pytest.raises(ConfigError, match="training.launch.strategy = 'zero3'.*ddp, zero2"):
+    with pytest.raises(ConfigError, match="training.launch.strategy = 'zero3'.*'ddp', 'zero2'"):
         load_config(None, ["training.launch.strategy=zero3"])
     with pytest.raises(ConfigError, match="launch.machines = 2 is not allowed: expected 1"):
         load_config(None, ["training.launch.machines=2", "training.launch.processes=4"])
-    with pytest.raises(ConfigError, match="Did you mean 'training.launch.processes'"):
+    with pytest.raises(ConfigError, match="did you mean 'training.launch.processes'"):
         load_config(None, ["training.launch.procs=2"])
 
 
@@ -215,7 +220,30 @@ def test_a_stored_config_reads_back_with_the_same_digest(preset, tmp_path):
         (["curation.policy=window", "curation.params={'w': -1}"], "window needs an integer w >= 1"),
         (["curation.params={'k': 2}"], "curation.params = {'k': 2} do not fit policy 'paper'"),
         (["model.backend=transfomers"], "unknown backend 'transfomers'. Did you mean"),
-        (["model.backend_options={'batch': 8}"], "do not fit backend 'transformers'"),
+        (
+            ["model.backend_options={'batch': 8}"],
+            "model.backend_options.batch = 8 is not allowed: "
+            "expected one of the keys batch_size, dtype, device, trust_remote_code (did you mean "
+            "'model.backend_options.batch_size'?)",
+        ),
+        (
+            ["model.backend_options={'batch_size': '8'}"],
+            "model.backend_options.batch_size = '8' is not allowed: expected a value of type int",
+        ),
+        (
+            ["model.backend_options={'dtype': 'fp8'}"],
+            "model.backend_options.dtype = 'fp8' is not "
+            "allowed: expected one of 'auto', 'float32', 'bfloat16', 'float16'",
+        ),
+        (
+            ["model.backend=fake", "model.backend_options={'valid_rate': 1.5}"],
+            "model.backend_options.valid_rate = 1.5 is not allowed: expected a rate in [0, 1]",
+        ),
+        (
+            ["model.backend=openai", "model.backend_options={'endpoint': 'responses'}"],
+            "model.backend_options.endpoint = 'responses' is not allowed: expected one of 'chat', "
+            "'completions'",
+        ),
         (["model.template=bogus"], "model.template = 'bogus' is not allowed: expected one of"),
         (["pool.domains=['blockworld']"], "unknown domain 'blockworld'. Did you mean"),
         (["pool.levels=[0, 42]"], "domain 'blocksworld': no difficulty level 42"),
@@ -249,3 +277,95 @@ def test_check_run_names_every_missing_extra():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "this run needs: pip install 'iterdeploy[hf,train]'" in done.stderr
     assert "(missing modules torch, transformers, trl)" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "loop.deploy=latest",
+            "loop.deploy = 'latest' is not allowed: expected one of 'newest', 'gated'",
+        ),
+        (
+            "loop.executor=slurm",
+            "loop.executor = 'slurm' is not allowed: expected one of 'local', 'ray'",
+        ),
+        (
+            "gate.split=test",
+            "gate.split = 'test' is not allowed: expected one of 'heldout', 'pool'",
+        ),
+        (
+            "training.method=qlora",
+            "training.method = 'qlora' is not allowed: expected one of 'lora', 'full'",
+        ),
+        (
+            "tracking.wandb_mode=cloud",
+            "tracking.wandb_mode = 'cloud' is not allowed: expected one of 'offline', 'online'",
+        ),
+        (
+            "gate.group_by=['colour']",
+            "gate.group_by[0] = 'colour' is not allowed: expected one of 'domain', 'difficulty'",
+        ),
+    ],
+)
+def test_a_value_outside_a_closed_set_names_the_key_and_the_choices(override, message, tmp_path):
+    with pytest.raises(ConfigError) as failed:
+        load_config(None, [override])
+    assert str(failed.value) == message
+    section, _, rest = override.partition(".")
+    key, _, value = rest.partition("=")
+    path = tmp_path / "preset.toml"
+    path.write_text(f"[{section}]\n{key} = {value if value.startswith('[') else repr(value)}\n")
+    with pytest.raises(ConfigError, match="is not allowed: expected one of"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda: LoopConfig(deploy="latest"),
+            "loop.deploy = 'latest' is not allowed: expected one of 'newest', 'gated'",
+        ),
+        (lambda: GateConfig(split="test"), "gate.split = 'test' is not allowed"),
+        (lambda: GateConfig(group_by=("colour",)), "gate.group_by = 'colour' is not allowed"),
+        (
+            lambda: TrainConfig(dtype="fp8"),
+            "training.dtype = 'fp8' is not allowed: expected one "
+            "of 'auto', 'float32', 'bfloat16', 'float16'",
+        ),
+        (lambda: LaunchConfig(mixed_precision="fp8"), "training.launch.mixed_precision = 'fp8'"),
+        (
+            lambda: TrackingConfig(backends=("tensorbord",)),
+            "tracking.backends = 'tensorbord' is "
+            "not allowed: expected one of 'tensorboard', 'mlflow', 'wandb'",
+        ),
+        (lambda: CheckConfig("short", kind="shorter"), "curation.checks['short'].kind = 'shorter'"),
+    ],
+)
+def test_a_dataclass_built_in_python_checks_its_closed_sets_too(build, message):
+    with pytest.raises(ConfigError) as failed:
+        build()
+    assert str(failed.value).startswith(message)
+
+
+def test_every_backend_declares_its_options_and_checking_them_imports_no_backend():
+    assert BACKEND_OPTIONS.names() == BACKENDS.names()
+    code = (
+        "import sys\n"
+        "from iterdeploy.config import load_config\n"
+        "from iterdeploy.loop.setup import _check_backend\n"
+        "for backend in ('transformers', 'vllm', 'openai', 'fake'):\n"
+        "    _check_backend(load_config(None, [f'model.backend={backend}']).model)\n"
+        "assert not {'torch', 'vllm', 'httpx'} & set(sys.modules), sorted(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_backend_options_stay_the_table_as_written(tmp_path):
+    options = "model.backend_options={'timeout': 60, 'endpoint': 'chat'}"
+    config = load_config(None, ["model.backend=openai", options])
+    assert to_dict(config)["model"]["backend_options"] == {"timeout": 60, "endpoint": "chat"}
+    path = tmp_path / "config.toml"
+    path.write_text(to_toml(config))
+    assert config_digest(from_dict(RunConfig, read_toml(path))) == config_digest(config)

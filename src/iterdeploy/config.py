@@ -21,11 +21,11 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from iterdeploy.curation.checks import CheckConfig
 from iterdeploy.embedded.config import EmbeddedConfig
-from iterdeploy.errors import LITERAL_KEY, ConfigError, require
+from iterdeploy.errors import LITERAL_KEY, ConfigError, one_of, require, require_choices
 from iterdeploy.sampling import SamplingParams
 from iterdeploy.tracking.config import TrackingConfig
 from iterdeploy.training.config import TrainConfig
@@ -49,20 +49,14 @@ class LoopConfig:
     chunk_tasks: int = 64  # tasks per committed deployment chunk (partial work survives a kill)
     heldout_samples: int = 1  # samples per held-out task (evaluated, never curated)
     validation_workers: int = 0  # processes validating plans; 0 = one per core, 1 = in-process
-    executor: str = "local"  # "local" (this machine) or "ray" (a Ray cluster; docs/scale.md)
+    executor: Literal["local", "ray"] = "local"  # this machine, or a Ray cluster (docs/scale.md)
     ray_address: str = ""  # "" = start a local Ray cluster; "auto" or "host:6379" = join one
     ray_workers: int = 0  # generation actors with executor "ray"; 0 = one per GPU (or CPU)
-    deploy: str = "newest"  # model that samples the pool: "newest" or "gated" ([gate] passes it)
+    # model that samples the pool: every new one, or the last one the [gate] passed
+    deploy: Literal["newest", "gated"] = "newest"
 
     def __post_init__(self) -> None:
-        require(
-            self.deploy in ("newest", "gated"),
-            "loop.deploy",
-            self.deploy,
-            "'newest' (every new model) or 'gated' (the last model the [gate] passed)",
-        )
-        require(self.executor in ("local", "ray"), "loop.executor", self.executor,
-                 "'local' or 'ray'")  # fmt: skip
+        require_choices(self, "loop")
         require(not self.ray_address or self.executor == "ray", "loop.ray_address",
                  self.ray_address, "empty unless loop.executor = 'ray'")  # fmt: skip
         require(self.ray_workers >= 0, "loop.ray_workers", self.ray_workers, "an integer >= 0")
@@ -110,7 +104,8 @@ class ModelConfig:
 
     base: str = "embedded"  # "embedded" (built locally), a checkpoint folder or a hub id
     backend: str = "transformers"  # a name in iterdeploy.generation.BACKENDS
-    backend_options: dict[str, Any] = field(default_factory=dict)  # backend keyword arguments
+    # the backend's options (iterdeploy.generation.options), checked by loop.setup.check_run
+    backend_options: dict[str, Any] = field(default_factory=dict)
     template: str = "compact"  # prompt template: "compact" (tiny models) or "paper"
 
     def __post_init__(self) -> None:
@@ -140,25 +135,23 @@ class CurationConfig:
             )
 
 
-GROUP_KEYS = ("domain", "difficulty")  # task fields a gate group may be keyed by
+GroupKey = Literal["domain", "difficulty"]  # task fields a gate group may be keyed by
+GROUP_KEYS = typing.get_args(GroupKey)
 
 
 @dataclass(frozen=True, slots=True)
 class GateConfig:
     """What a generation must keep to be released (the gate itself: `iterdeploy.loop.gate`)."""
 
-    split: str = "heldout"  # tasks the gate measures: "heldout" or "pool"
+    split: Literal["heldout", "pool"] = "heldout"  # tasks the gate measures
     max_drop: float = 0.0  # allowed drop of the solve rate (0.02 = 2 points) vs the deployed
     max_group_drop: float = 0.1  # allowed drop of any task group's solve rate
-    group_by: tuple[str, ...] = GROUP_KEYS  # task fields that define a group
+    group_by: tuple[GroupKey, ...] = GROUP_KEYS  # task fields that define a group
 
     def __post_init__(self) -> None:
-        require(self.split in ("heldout", "pool"), "gate.split", self.split, "'heldout' or 'pool'")
+        require_choices(self, "gate")
         for name, value in (("max_drop", self.max_drop), ("max_group_drop", self.max_group_drop)):
             require(0.0 <= value <= 1.0, f"gate.{name}", value, "a fraction between 0 and 1")
-        unknown = sorted(set(self.group_by) - set(GROUP_KEYS))
-        require(not unknown, "gate.group_by", list(self.group_by),
-                f"any of {list(GROUP_KEYS)} (unknown: {unknown})")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,27 +232,20 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
     """Return a `cls` dataclass from nested mappings, rejecting unknown keys and bad types."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    if not isinstance(data, Mapping):
-        raise ConfigError(
-            f"{prefix.rstrip('.') or 'config'} = {data!r}: expected a table of keys "
-            f"({', '.join(names)})"
-        )
+    fields = dataclasses.fields(cls)
+    names = [f.name for f in fields]
+    require(isinstance(data, Mapping), prefix.rstrip(".") or "config", data,
+            f"a table of keys ({', '.join(names)})")  # fmt: skip
     hints = typing.get_type_hints(cls)
-    kwargs = {}
     for key, value in data.items():
-        where = f"{prefix}{key}"
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f" Did you mean {prefix + close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"unknown config key {where!r}.{hint} Allowed keys here: {', '.join(names)}"
-            )
-        kwargs[key] = _coerce(value, hints[key], where)
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {exc}") from exc
+        close = difflib.get_close_matches(key, names, n=1)
+        hint = f" (did you mean {prefix + close[0]!r}?)" if close else ""
+        require(key in names, f"{prefix}{key}", value,
+                f"one of the keys {', '.join(names)}{hint}")  # fmt: skip
+    for f in fields:
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        require(f.name in data or not required, f"{prefix}{f.name}", None, "a value (no default)")
+    return cls(**{key: _coerce(value, hints[key], f"{prefix}{key}") for key, value in data.items()})
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -299,33 +285,25 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
                 return _coerce(value, arg, where)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[-1] if errors else f"{where}: bad value {value!r}")
+        raise ConfigError(errors[-1])
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, prefix=f"{where}.")
     if origin in (tuple, list):
-        if isinstance(value, str) or not isinstance(value, Sequence):
-            raise ConfigError(f"{where} = {value!r}: expected a list")
+        require(isinstance(value, Sequence) and not isinstance(value, str), where, value, "a list")
         item = args[0] if args else Any
         items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict or hint is dict:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where} = {value!r}: expected a table of key = value")
+        require(isinstance(value, Mapping), where, value, "a table of key = value")
         item = args[1] if args else Any
         return {k: _coerce(v, item, f"{where}.{k}") for k, v in value.items()}
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint in (int, float, str, bool):
-        if type(value) is not hint:
-            raise ConfigError(
-                f"{where} = {value!r} is a {type(value).__name__}; expected {hint.__name__}"
-            )
+        require(type(value) is hint, where, value, f"a value of type {hint.__name__}")
         return value
     if origin is typing.Literal:
-        if value not in args:
-            allowed = ", ".join(map(repr, args))
-            raise ConfigError(f"{where} = {value!r} is not allowed; choose one of {allowed}")
-        return value
+        require(value in args, where, value, one_of(args))
     return value
 
 

@@ -8,6 +8,8 @@ usage, parse errors, missing or foreign run folders), 1 when a check or the work
 
 from __future__ import annotations
 
+from functools import cache
+
 
 class IterdeployError(Exception):
     """Base class of every error iterdeploy raises on purpose."""
@@ -20,6 +22,38 @@ def require(ok: bool, key: str, value: object, allowed: str) -> None:
     allowed` (every config dataclass's `__post_init__` checks through this)."""
     if not ok:
         raise ConfigError(f"{key} = {value!r} is not allowed: expected {allowed}")
+
+
+def one_of(choices: tuple[object, ...]) -> str:
+    """Return the `allowed` text of a closed set of values: "one of 'a', 'b'"."""
+    return "one of " + ", ".join(map(repr, choices))
+
+
+def require_choices(config: object, section: str) -> None:
+    """Check every `Literal` field of the dataclass `config` (or tuple of them) against its
+    annotation, naming `section.field` (the values are listed once: in the type)."""
+    for name, choices in literal_fields(type(config)).items():
+        value = getattr(config, name)
+        for item in value if isinstance(value, tuple) else (value,):
+            require(item in choices, f"{section}.{name}", item, one_of(choices))
+
+
+@cache
+def literal_fields(cls: type) -> dict[str, tuple[object, ...]]:
+    """Return {field: allowed values} of the fields of `cls` typed `Literal[...]` or
+    `tuple[Literal[...], ...]`."""
+    import dataclasses
+    import typing  # here: `iterdeploy validate` imports this module and never needs typing
+
+    hints = typing.get_type_hints(cls)
+    found = {}
+    for name in (f.name for f in dataclasses.fields(cls)):
+        hint = hints[name]
+        if typing.get_origin(hint) is tuple:
+            hint = typing.get_args(hint)[0]
+        if typing.get_origin(hint) is typing.Literal:
+            found[name] = typing.get_args(hint)
+    return found
 
 
 class ConfigError(IterdeployError):

@@ -6,11 +6,12 @@ import json
 import logging
 import subprocess
 import sys
+import typing
 
 import pytest
 
 from iterdeploy.config import load_config, to_toml
-from iterdeploy.embedded.config import EmbeddedConfig
+from iterdeploy.embedded.config import SIZES, EmbeddedConfig, Size
 from iterdeploy.errors import ConfigError
 from iterdeploy.loop.setup import resolve_base
 
@@ -54,3 +55,23 @@ def test_the_recipe_module_imports_without_torch():
     code = "import sys, iterdeploy.embedded.config; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"size": "huge"},
+            "embedded.size = 'huge' is not allowed: expected one of 'test', 'small'",
+        ),
+        ({"dtype": "fp8"}, "embedded.dtype = 'fp8' is not allowed: expected one of 'auto', "),
+        ({"examples": 1}, "embedded.examples = 1 is not allowed: expected an integer >= 2"),
+        ({"learning_rate": 0.0}, "embedded.learning_rate = 0.0 is not allowed: expected a number"),
+        ({"batch_size": 0}, "embedded.batch_size = 0 is not allowed: expected an integer >= 1"),
+    ],
+)
+def test_a_bad_recipe_is_refused_in_the_one_wording(settings, message):
+    with pytest.raises(ConfigError) as failed:
+        EmbeddedConfig(**settings)
+    assert str(failed.value).startswith(message)
+    assert tuple(SIZES) == typing.get_args(Size)  # the type and the table name the same sizes

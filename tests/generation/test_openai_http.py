@@ -150,9 +150,9 @@ def test_openai_server_down_retries_then_raises_one_clear_error(dead_url):
 
 
 def test_openai_rejects_bad_settings(dead_url):
-    with pytest.raises(ConfigError, match="generation.endpoint"):
+    with pytest.raises(ConfigError, match="model.backend_options.endpoint = 'responses'"):
         OpenAIBackend("tiny", base_url=dead_url, endpoint="responses")
-    with pytest.raises(ConfigError, match="generation.concurrency"):
+    with pytest.raises(ConfigError, match="model.backend_options.concurrency = 0 is not allowed"):
         OpenAIBackend("tiny", base_url=dead_url, concurrency=0)
 
 

@@ -17,7 +17,7 @@ def test_run_with_an_unknown_key_exits_2_naming_the_key(capsys, tmp_path):
     )
     err = capsys.readouterr().err
     assert code == 2
-    assert "unknown config key 'loop.generatons'" in err and "Did you mean" in err
+    assert "loop.generatons = 2 is not allowed" in err and "did you mean" in err
     assert not (tmp_path / "run").exists()
 
 

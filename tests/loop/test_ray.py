@@ -95,7 +95,7 @@ def test_a_backend_that_cannot_start_on_a_worker_raises_its_own_error(cluster, p
     factory = fake_factory(pool, valid_rate=2.0)
     shards = make_shards(pool)
     with RayExecutor(factory, pool.validator, workers=1) as executor:
-        with pytest.raises(ConfigError, match="valid_rate = 2.0: use a rate in"):
+        with pytest.raises(ConfigError, match="valid_rate = 2.0 is not allowed: expected a rate"):
             list(executor.generate(shards))
 
 

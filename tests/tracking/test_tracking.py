@@ -179,5 +179,5 @@ def test_wandb_offline_files_hold_each_generation_once(tracked_run):
 
 
 def test_tracking_table_rejects_an_unknown_tracker():
-    with pytest.raises(ConfigError, match="'tensorbord' is not allowed.*tensorboard, mlflow"):
+    with pytest.raises(ConfigError, match="'tensorbord' is not allowed.*'tensorboard', 'mlflow'"):
         load_config(None, ["tracking.backends=['tensorbord']"])

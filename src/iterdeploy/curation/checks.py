@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from iterdeploy.errors import require
+from iterdeploy.errors import require, require_choices
 from iterdeploy.registry import load_object
 
 if TYPE_CHECKING:
     from iterdeploy.domains.base import Task
 
 Check = Callable[[Sequence[str], "Task", Any], bool]
-KINDS = ("length-ratio", "forbidden", "callable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +26,7 @@ class CheckConfig:
     """One counter-reward check, written as `[[curation.checks]]` in a preset."""
 
     name: str  # the key its result is stored under and that `curation.require` names
-    kind: str = "length-ratio"  # one of KINDS
+    kind: Literal["length-ratio", "forbidden", "callable"] = "length-ratio"  # what it judges
     max_ratio: float = 2.0  # length-ratio: plan length <= max_ratio x reference length
     actions: tuple[str, ...] = ()  # forbidden: action names the plan must not use
     atoms: tuple[str, ...] = ()  # forbidden: atoms, e.g. "(on a b)", no visited state may hold
@@ -35,7 +34,7 @@ class CheckConfig:
 
     def __post_init__(self) -> None:
         where = f"curation.checks[{self.name!r}]"
-        require(self.kind in KINDS, f"{where}.kind", self.kind, f"one of {', '.join(KINDS)}")
+        require_choices(self, where)
         require(self.kind != "length-ratio" or self.max_ratio > 0, f"{where}.max_ratio",
                 self.max_ratio, "a number > 0")  # fmt: skip
         require(self.kind != "forbidden" or bool(self.actions or self.atoms),

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
+from typing import Literal
 
-from iterdeploy.errors import ConfigError
-from iterdeploy.training.config import TrainConfig
+from iterdeploy.errors import require, require_choices
+from iterdeploy.training.config import Dtype, TrainConfig
 
 # Bump when the data, the tokenizer, the trace format or the training code changes what a
 # config builds.
@@ -33,7 +34,8 @@ class ModelSize:
     max_positions: int  # longest prompt + output the model accepts
 
 
-SIZES = {
+Size = Literal["test", "small"]  # the model shapes a config may name (keys of SIZES)
+SIZES: dict[Size, ModelSize] = {
     # ~0.1M parameters: builds in about a second, for tests.
     "test": ModelSize(512, 64, 2, 4, 2, 16, 192, 2048),
     # ~0.85M parameters: the embedded default model (pretrained by iterdeploy.embedded.cache).
@@ -45,7 +47,7 @@ SIZES = {
 class EmbeddedConfig:
     """What the embedded default model is: its shape, its pretraining data and schedule."""
 
-    size: str = "small"  # a key of SIZES (0.83M parameters)
+    size: Size = "small"  # a key of SIZES (0.83M parameters)
     domains: tuple[str, ...] = ()  # domains the walks are drawn from; () = the run's pool domains
     levels: tuple[int, ...] = (0, 1)  # ladder levels of the pretraining tasks (2-4 blocks)
     examples: int = 12000  # random-walk traces, each seen once
@@ -56,21 +58,20 @@ class EmbeddedConfig:
     batch_size: int = 8  # small batches: more optimizer steps for the same compute
     seed: int = 0  # seeds the data, the tokenizer corpus, the weights and the training
     completion_only: bool = False  # loss on the trace only; False also predicts the task text
-    dtype: str = "float32"  # pretraining precision; fp32 gives the same model on every CPU
+    dtype: Dtype = "float32"  # pretraining precision; fp32 gives the same model on every CPU
 
     def __post_init__(self) -> None:
-        if self.size not in SIZES:
-            raise ConfigError(f"embedded.size = {self.size!r}: use one of {', '.join(SIZES)}")
-        if self.examples < 2 or self.max_steps < 1 or self.max_reasoning_lines < 1:
-            raise ConfigError(
-                "embedded.examples must be >= 2 and max_steps, max_reasoning_lines >= 1; got "
-                f"{self.examples}, {self.max_steps}, {self.max_reasoning_lines}"
-            )
-        if self.batch_size < 1 or self.learning_rate <= 0 or self.tokenizer_examples < 1:
-            raise ConfigError(
-                "embedded.batch_size and tokenizer_examples must be >= 1 and learning_rate > 0;"
-                f" got {self.batch_size}, {self.tokenizer_examples}, {self.learning_rate}"
-            )
+        require_choices(self, "embedded")
+        checks = {
+            "examples": (self.examples >= 2, "an integer >= 2"),
+            "max_steps": (self.max_steps >= 1, "an integer >= 1"),
+            "max_reasoning_lines": (self.max_reasoning_lines >= 1, "an integer >= 1"),
+            "tokenizer_examples": (self.tokenizer_examples >= 1, "an integer >= 1"),
+            "learning_rate": (self.learning_rate > 0, "a number > 0"),
+            "batch_size": (self.batch_size >= 1, "an integer >= 1"),
+        }
+        for key, (ok, allowed) in checks.items():
+            require(ok, f"embedded.{key}", getattr(self, key), allowed)
 
     def for_domains(self, domains: tuple[str, ...] = DEFAULT_DOMAINS) -> EmbeddedConfig:
         """Return this config with `domains` filled in when it names none."""

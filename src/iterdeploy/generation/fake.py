@@ -12,9 +12,11 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from iterdeploy.errors import ConfigError
 from iterdeploy.generation.base import Backend, SamplingParams, Trace, build_trace, sample_seed
+from iterdeploy.generation.options import FakeOptions
 
 WORDS = ("consider", "the", "goal", "first", "then", "move", "block", "check", "state", "so")
 
@@ -27,28 +29,12 @@ class FakeBackend(Backend):
         model: str | Path = "fake",
         *,
         plans: Mapping[str, Sequence[str]],
-        valid_rate: float = 0.5,  # oracle plan, with a random amount of reasoning
-        corrupt_rate: float = 0.3,  # the oracle plan with one step dropped or repeated
-        truncate_rate: float = 0.05,  # reasoning that runs into the token limit
-        max_reasoning_words: int = 40,  # reasoning length is uniform in 1..this
+        **options: Any,
     ) -> None:
-        rates = {
-            "valid_rate": valid_rate,
-            "corrupt_rate": corrupt_rate,
-            "truncate_rate": truncate_rate,
-        }
-        for key, rate in rates.items():
-            if not 0 <= rate <= 1:
-                raise ConfigError(f"model.backend_options.{key} = {rate!r}: use a rate in [0, 1]")
-        if sum(rates.values()) > 1:
-            raise ConfigError(
-                f"model.backend_options rates sum to {sum(rates.values())}: keep them <= 1 "
-                "(the rest is garbage)"
-            )
+        """`plans` maps each prompt to its reference plan; `options` are `FakeOptions`."""
+        self.options = FakeOptions(**options)
         self.model = str(model)
         self.plans = {prompt: tuple(plan) for prompt, plan in plans.items()}
-        self.rates = rates
-        self.max_reasoning_words = max_reasoning_words
 
     def _generate(
         self,
@@ -73,13 +59,12 @@ class FakeBackend(Backend):
             raise ConfigError("FakeBackend got a prompt it has no plan for: pass plans= for it")
         rng = random.Random(seed)
         reasoning = " ".join(
-            rng.choice(WORDS) for _ in range(rng.randint(1, self.max_reasoning_words))
+            rng.choice(WORDS) for _ in range(rng.randint(1, self.options.max_reasoning_words))
         )
         plan = list(self.plans[prompt])
         draw = rng.random()
-        valid, corrupt, truncate = (
-            self.rates[k] for k in ("valid_rate", "corrupt_rate", "truncate_rate")
-        )
+        opts = self.options
+        valid, corrupt, truncate = opts.valid_rate, opts.corrupt_rate, opts.truncate_rate
         if draw < valid:
             return f"<think>\n{reasoning}\n</think>\n" + "\n".join(plan), False
         if draw < valid + corrupt and plan:

@@ -23,7 +23,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import DynamicCache
@@ -36,6 +36,7 @@ from iterdeploy.generation.base import (
     build_trace,
     sample_seed,
 )
+from iterdeploy.generation.options import TransformersOptions
 from iterdeploy.hfmodels import is_peft_adapter, load_causal_lm, load_tokenizer, pick_dtype
 from iterdeploy.prompting.build import render_chat
 
@@ -74,30 +75,18 @@ class TransformersBackend(Backend):
 
     Args:
         model: hub id or directory of the BASE model; adapters are passed per `generate` call.
-        batch_size: rows (prompt x sample) decoded together.
-        dtype: "auto" (bf16 on a CUDA GPU that has it, else fp32; `sampling_dtype`) or a name.
-        device: "auto" (cuda if available, else cpu) or a torch device string.
+        options: the fields of `TransformersOptions` (batch_size, dtype, device, ...).
     """
 
-    def __init__(
-        self,
-        model: str | Path,
-        *,
-        batch_size: int = 64,
-        dtype: str = "auto",
-        device: str = "auto",
-        trust_remote_code: bool = False,
-    ) -> None:
-        if batch_size < 1:
-            raise ConfigError(f"generation.batch_size = {batch_size!r} is invalid: use >= 1")
+    def __init__(self, model: str | Path, **options: Any) -> None:
+        opts = TransformersOptions(**options)
         self.base = str(model)
-        self.batch_size = batch_size
-        self.device = (
-            ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-        )
-        self.dtype = sampling_dtype(dtype, self.device)
-        self.trust_remote_code = trust_remote_code
-        self.tokenizer = load_tokenizer(self.base, trust_remote_code)
+        self.batch_size = opts.batch_size
+        auto = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = auto if opts.device == "auto" else opts.device
+        self.dtype = sampling_dtype(opts.dtype, self.device)
+        self.trust_remote_code = opts.trust_remote_code
+        self.tokenizer = load_tokenizer(self.base, self.trust_remote_code)
         self._model: PreTrainedModel | None = None
         self._loaded: str | None = None  # adapter path of the loaded model ("" = base)
         self._load("")

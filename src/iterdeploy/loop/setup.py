@@ -68,6 +68,8 @@ def _check_extras(config: RunConfig) -> None:
         needed += ["torch", "transformers", "peft", "trl", "datasets"]
     if config.loop.executor == "ray":
         needed.append("ray")
+    if config.model.backend == "openai":
+        needed.append("httpx")
     missing = sorted({m for m in needed if importlib.util.find_spec(m) is None})
     if missing:
         extras = ",".join(sorted({EXTRAS[m] for m in missing}))
@@ -92,19 +94,12 @@ def _check_base(model: ModelConfig) -> None:
 
 
 def _check_backend(model: ModelConfig) -> None:
-    """Raise ConfigError for an unknown backend or options its constructor does not take."""
-    import inspect
+    """Raise ConfigError for an unknown backend, or a backend option it does not take (naming
+    `model.backend_options.KEY`) or of the wrong type; imports no backend."""
+    from iterdeploy.config import from_dict
+    from iterdeploy.generation import BACKEND_OPTIONS
 
-    from iterdeploy.generation import BACKENDS
-
-    cls = BACKENDS.get(model.backend)
-    try:
-        inspect.signature(cls).bind_partial(model.base, **model.backend_options)
-    except TypeError as exc:
-        raise ConfigError(
-            f"model.backend_options = {model.backend_options!r} do not fit backend "
-            f"{model.backend!r}: {exc}"
-        ) from exc
+    from_dict(BACKEND_OPTIONS.get(model.backend), model.backend_options, "model.backend_options.")
 
 
 def _check_policy(curation: CurationConfig) -> None:
@@ -192,17 +187,11 @@ def make_backend(
     """Return the configured backend, ready to generate with `base` (a context manager)."""
     from iterdeploy.generation import BACKENDS
 
-    cls = BACKENDS.get(config.model.backend)
+    _check_backend(config.model)
     options = dict(config.model.backend_options)
     if config.model.backend == "fake":
         options["plans"] = {prompts[t.id]: t.reference_plan for t in tasks}
-    try:
-        return cls(base, **options)
-    except TypeError as exc:
-        raise ConfigError(
-            f"model.backend_options = {config.model.backend_options!r} do not fit backend "
-            f"{config.model.backend!r}: {exc}"
-        ) from exc
+    return BACKENDS.get(config.model.backend)(base, **options)
 
 
 def validator_identity() -> tuple[str, str]:

@@ -7,39 +7,34 @@ several processes under `accelerate launch` (training/distributed.py) instead of
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Literal
 
-from iterdeploy.errors import require
+from iterdeploy.errors import require, require_choices
 
-METHODS = ("lora", "full")
-STRATEGIES = ("ddp", "zero2")
-PRECISIONS = ("no", "fp16", "bf16")
+# Precision names of training and of the transformers backend ("auto": bf16 where the
+# hardware runs it natively, else fp32); iterdeploy.hfmodels maps them to torch dtypes.
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 
 
 @dataclass(frozen=True, slots=True)
 class LaunchConfig:
     """How `accelerate launch` spreads one training over processes (GPUs) and machines."""
 
-    strategy: str = "ddp"  # "ddp" (replicas, all-reduced gradients) or "zero2" (DeepSpeed)
+    strategy: Literal["ddp", "zero2"] = "ddp"  # replicas (all-reduced gradients) or DeepSpeed
     processes: int = 2  # processes over all machines: one per GPU
     machines: int = 1  # machines taking part; run the same launch on each
     machine_rank: int = 0  # this machine's index (0 hosts the rendezvous)
     main_address: str = "127.0.0.1"  # address of machine 0, reachable from every machine
     main_port: int = 29500  # rendezvous port on machine 0
-    mixed_precision: str = "bf16"  # "no", "fp16" or "bf16"
+    mixed_precision: Literal["no", "fp16", "bf16"] = "bf16"  # accelerate's precision
     cpu: bool = False  # gloo DDP over CPU processes instead of GPUs (tests, CPU machines)
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            hint = (
-                " ZeRO-3 with LoRA saves empty adapters unless the parameters are gathered; "
-                "use 'zero2' (optimizer states sharded, parameters replicated)"
-                if self.strategy == "zero3"
-                else ""
-            )
-            require(False, "training.launch.strategy", self.strategy,
-                    f"one of {', '.join(STRATEGIES)}.{hint}")  # fmt: skip
-        require(self.mixed_precision in PRECISIONS, "training.launch.mixed_precision",
-                self.mixed_precision, f"one of {', '.join(PRECISIONS)}")  # fmt: skip
+        require(self.strategy != "zero3", "training.launch.strategy", self.strategy,
+                "'ddp', or 'zero2' (optimizer states sharded, parameters replicated): ZeRO-3 "
+                "with LoRA saves empty adapters unless the parameters are gathered; use "
+                "'zero2'")  # fmt: skip
+        require_choices(self, "training.launch")
         require(self.machines >= 1, "training.launch.machines", self.machines, "an integer >= 1")
         require(self.processes >= 1 and self.processes % self.machines == 0,
                 "training.launch.processes", self.processes,
@@ -55,7 +50,7 @@ class LaunchConfig:
 class TrainConfig:
     """Supervised fine-tuning of the base model on a curated set (TRL SFTTrainer)."""
 
-    method: str = "lora"  # "lora" (peft adapter, the paper) or "full" (all weights, tiny models)
+    method: Literal["lora", "full"] = "lora"  # peft adapter (the paper), or all weights (tiny)
     lora_r: int = 16  # paper
     lora_alpha: int = 32  # paper
     lora_dropout: float = 0.05  # paper
@@ -71,15 +66,14 @@ class TrainConfig:
     validation_fraction: float = 0.1  # paper: 10% of the curated set held out for eval loss
     max_length: int | None = None  # tokens per example; None: the model's context length
     completion_only: bool = True  # loss on completion tokens only; False adds the prompt's
-    dtype: str = "auto"  # "auto": bf16 autocast where the hardware runs it natively, else fp32
+    dtype: Dtype = "auto"  # "auto": bf16 autocast where the hardware runs it natively, else fp32
     logging_steps: int = 10  # one point of the training-loss curve every N optimizer steps
     seed: int = 0  # seeds weight init of the adapter, dropout, shuffling and the split
     trust_remote_code: bool = False  # let the base checkpoint run its own code; off unless asked
     launch: LaunchConfig | None = None  # [training.launch]: accelerate over N processes; None: here
 
     def __post_init__(self) -> None:
-        require(self.method in METHODS, "training.method", self.method,
-                f"one of {', '.join(METHODS)}")  # fmt: skip
+        require_choices(self, "training")
         require(self.launch is None or self.launch.machines == 1, "training.launch.machines",
                 None if self.launch is None else self.launch.machines,
                 "1: the loop trains on the machine that runs it (processes = that machine's "
