@@ -260,11 +260,11 @@ class Loop:
                 jobs = [(t.id, tr.answer) for t, row in zip(chunk.tasks, traces, strict=True)
                         for tr in row]  # fmt: skip
                 digests = [sha(self.prompts[t.id]) for t in chunk.tasks]
-                rows = stored_traces(chunk, digests, traces, executor.validate(jobs))
+                stored = stored_traces(chunk, digests, traces, executor.validate(jobs))
                 with self.store.transaction() as db:
-                    add_traces(db, rows)
+                    add_traces(db, stored)
                     mark_done(db, run, generation, "deploy", shard.index)
-                bar.update(len(rows))
+                bar.update(len(stored))
         bar.close()
 
     def gate(self, run: int, generation: int) -> None:

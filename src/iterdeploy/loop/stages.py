@@ -58,7 +58,8 @@ class Shard:
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    """What the validator and the counter-reward checks say about one model output."""
+    """What the validator and the counter-reward checks say about one answer, before it is tied
+    to its (run, generation, task, sample): `stored_traces` puts it into a `StoredTrace`."""
 
     plan: tuple[str, ...]  # the extracted steps
     extraction: str  # the extraction rule that found the plan, or why none was found
