@@ -229,19 +229,23 @@ class Store:
         self.db.execute("COMMIT")
 
     def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self.query_one("SELECT value FROM meta WHERE key = ?", (key,))
         return None if row is None else row["value"]
 
     def is_done(self, run: int, generation: int, stage: str, chunk: int = 0) -> bool:
         """Return whether the stage (or deployment chunk) has its done-marker."""
-        row = self.db.execute(
+        row = self.query_one(
             "SELECT 1 FROM stages WHERE run = ? AND generation = ? AND stage = ? AND chunk = ?",
             (run, generation, stage, chunk),
-        ).fetchone()
+        )
         return row is not None
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return self.db.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        """Return the first row of `sql`, or None when it has none."""
+        return self.db.execute(sql, params).fetchone()
 
     # ---- reads ------------------------------------------------------------------------------
 
@@ -255,31 +259,29 @@ class Store:
 
     def dataset(self, run: int, generation: int) -> sqlite3.Row | None:
         """Return the curated set that trains model (run, generation), or None."""
-        rows = self.query(
+        return self.query_one(
             "SELECT run, generation, policy, params, require, digest, size, path FROM datasets"
             " WHERE run = ? AND generation = ?",
             (run, generation),
         )
-        return rows[0] if rows else None
 
     def model(self, run: int, generation: int) -> sqlite3.Row | None:
         """Return the `models` row of (run, generation), or None."""
-        rows = self.query(
+        return self.query_one(
             "SELECT run, generation, base, kind, adapter_path, adapter_digest, dataset_digest,"
             " train_config, losses, eval_losses, wall_seconds FROM models"
             " WHERE run = ? AND generation = ?",
             (run, generation),
         )
-        return rows[0] if rows else None
 
     def last_event(self, run: int, generation: int, kind: str) -> dict[str, Any] | None:
         """Return the detail of the newest `kind` event of (run, generation), or None."""
-        rows = self.query(
+        row = self.query_one(
             "SELECT detail FROM events WHERE run = ? AND generation = ? AND kind = ?"
             " ORDER BY id DESC LIMIT 1",
             (run, generation, kind),
         )
-        return json.loads(rows[0]["detail"]) if rows else None
+        return None if row is None else json.loads(row["detail"])
 
     def traces_with_tasks(self, run: int, generations: tuple[int, int]) -> list[StoredTrace]:
         """Return the traces of `run` with generations in [first, last], texts and their task's

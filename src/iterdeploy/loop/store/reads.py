@@ -69,60 +69,55 @@ def all_dataset_sources(store: Store) -> list[sqlite3.Row]:
 
 def trace(store: Store, run: int, generation: int, task_id: str, sample: int) -> StoredTrace | None:
     """Return the stored trace, its text and its task's split and prompt included, or None."""
-    rows = store.query(
+    row = store.query_one(
         "SELECT tr.*, t.split, t.prompt FROM traces tr JOIN tasks t USING (task_id)"
         " WHERE tr.run = ? AND tr.generation = ? AND tr.task_id = ? AND tr.sample = ?",
         (run, generation, task_id, sample),
     )
-    return stored_trace(rows[0]) if rows else None
+    return None if row is None else stored_trace(row)
 
 
 def task(store: Store, task_id: str) -> Any:
     """Return the stored task (every column), or None."""
-    rows = store.query(
+    return store.query_one(
         "SELECT task_id, domain, split, difficulty, params, problem, reference_plan,"
         " reference_length, digest, prompt, prompt_digest FROM tasks WHERE task_id = ?",
         (task_id,),
     )
-    return rows[0] if rows else None
 
 
 def generation(store: Store, run: int, generation: int) -> Any:
     """Return how (run, generation) was deployed and validated, or None."""
-    rows = store.query(
+    return store.query_one(
         "SELECT run, generation, sampling, heldout_samples, validator, validator_version,"
         " started_at FROM generations WHERE run = ? AND generation = ?",
         (run, generation),
     )
-    return rows[0] if rows else None
 
 
 def first_validator(store: Store, run: int) -> Any:
     """Return the validator name and version of the first deployed generation of `run`."""
-    rows = store.query(
+    return store.query_one(
         "SELECT validator, validator_version FROM generations WHERE run = ?"
         " ORDER BY generation LIMIT 1",
         (run,),
     )
-    return rows[0] if rows else None
 
 
 def dataset_summary(store: Store, run: int, generation: int) -> Any:
     """Return policy, params, digest, size and path of a curated set, or None."""
-    rows = store.query(
+    return store.query_one(
         "SELECT policy, params, digest, size, path FROM datasets WHERE run = ? AND generation = ?",
         (run, generation),
     )
-    return rows[0] if rows else None
 
 
 def model_summary(store: Store, run: int, generation: int) -> Any:
     """Return base, kind and adapter digest of a model, or None."""
-    rows = store.query(
+    return store.query_one(
         "SELECT base, kind, adapter_digest FROM models WHERE run = ? AND generation = ?",
         (run, generation),
     )
-    return rows[0] if rows else None
 
 
 def entered_sets(
