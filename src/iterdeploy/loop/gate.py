@@ -159,7 +159,7 @@ def gated_generation(store: Store, run: int, config: GateConfig) -> int:
 
 def history(store: Store, run: int) -> list[Deployment]:
     """Return the run's deployment history, oldest first."""
-    return [Deployment(*tuple(r)) for r in store.deployments(run)]
+    return [Deployment(**dict(r)) for r in store.deployments(run)]
 
 
 def deployed(store: Store, run: int) -> int | None:

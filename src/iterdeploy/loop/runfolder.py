@@ -1,6 +1,6 @@
 """The run folder's files beside the store: config.toml, curated sets, summary.json.
 
-    runs/<run_id>/store.sqlite        the store (schema in loop/store.py, docs/loop.md)
+    runs/<run_id>/store.sqlite        the store (schema in loop/store/core.py, docs/loop.md)
     runs/<run_id>/config.toml         the resolved config; a resume must match it
     runs/<run_id>/datasets/r<run>/g<gen>.jsonl   curated sets, TRL prompt/completion rows
     runs/<run_id>/adapters/r<run>/g<gen>/        what `train` wrote for generation <gen>
@@ -47,7 +47,7 @@ def write_dataset(
     """Write curated set `generation` as JSONL; return its path (relative to `folder`) and
     the sha256 of its text."""
     relative = Path("datasets") / f"r{run}" / f"g{generation}.jsonl"
-    text = "".join(json.dumps(e) + "\n" for e in examples)
+    text = _jsonl(examples)
     write_atomic(folder / relative, text)
     return relative.as_posix(), sha(text)
 
@@ -57,11 +57,16 @@ def read_dataset(folder: Path, path: str, digest: str) -> list[dict[str, str]]:
     examples = [
         json.loads(line) for line in (folder / path).read_text(encoding="utf-8").splitlines()
     ]
-    if sha("".join(json.dumps(e) + "\n" for e in examples)) != digest:
+    if sha(_jsonl(examples)) != digest:
         raise StoreError(
             f"{folder / path} was modified after curation; restore it or start a new run"
         )
     return examples
+
+
+def _jsonl(examples: Sequence[Mapping[str, str]]) -> str:
+    """Return `examples` as JSONL text, the form whose sha256 is a curated set's digest."""
+    return "".join(json.dumps(e) + "\n" for e in examples)
 
 
 def write_summary(folder: Path, summaries: Sequence[GenerationSummary], run_id: str) -> Path:
