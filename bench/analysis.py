@@ -14,7 +14,6 @@ alone and `trace_lineage` per call.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -30,7 +29,8 @@ from iterdeploy.analysis.audit import audit_run  # noqa: E402
 from iterdeploy.analysis.lineage import trace_lineage  # noqa: E402
 from iterdeploy.analysis.report import write_report  # noqa: E402
 from iterdeploy.curation.policies import curate, resolve_policy  # noqa: E402
-from iterdeploy.loop.store import Store, add_traces, mark_done, now  # noqa: E402
+from iterdeploy.loop.runfolder import write_dataset  # noqa: E402
+from iterdeploy.loop.store import Store, add_dataset, add_traces, mark_done, now  # noqa: E402
 from iterdeploy.records import StoredTrace  # noqa: E402
 
 DOMAINS = ("blocksworld", "rovers", "sokoban")
@@ -94,21 +94,11 @@ def _generation(db, folder, rng, tasks, run, gen, scored, generations) -> None:
     if gen == generations:
         return
     examples = curate(resolve_policy("paper"), scored, random.Random(gen))
-    text = "".join(
-        json.dumps({"prompt": e.prompt, "completion": e.completion}) + "\n" for e in examples
-    )
-    relative = Path("datasets") / f"r{run}" / f"g{gen + 1}.jsonl"
-    (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-    (folder / relative).write_text(text, encoding="utf-8")
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    db.execute(
-        "INSERT INTO datasets VALUES (?,?,?,?,?,?,?,?)",
-        (run, gen + 1, "paper", "{}", "[]", digest, len(examples), relative.as_posix()),
-    )
-    db.executemany(
-        "INSERT INTO dataset_examples VALUES (?,?,?,?,?,?)",
-        [(run, gen + 1, i, e.task_id, e.generation, e.sample) for i, e in enumerate(examples)],
-    )
+    rows = [{"prompt": e.prompt, "completion": e.completion} for e in examples]
+    path, digest = write_dataset(folder, run, gen + 1, rows)
+    dataset = {"run": run, "generation": gen + 1, "policy": "paper", "params": "{}",
+               "require": "[]", "digest": digest, "size": len(examples), "path": path}  # fmt: skip
+    add_dataset(db, dataset, [(e.task_id, e.generation, e.sample) for e in examples])
     db.execute(
         "INSERT INTO models VALUES (?,?,'base','lora','a',?,?,'{}','[]','[]',1.0)",
         (run, gen + 1, f"adapter{gen}", digest),
